@@ -1,0 +1,1 @@
+"""The device lab: a physics-ish Smart-UPS model, simulated devices and fleets over MQTT."""
