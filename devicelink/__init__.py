@@ -1,0 +1,1 @@
+"""The device link: MQTT topic contract, device identities and brokers shared by devices and portal."""
