@@ -1,0 +1,24 @@
+"""`flask --app portal ...` commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from portal.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("demo")
+    @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
+    def demo_command(seed: int) -> None:
+        """Create the demo companies and users once, and print how to sign in."""
+        from portal.services.demo_data import ensure_demo_data
+
+        credentials = ensure_demo_data(seed=seed, instance_path=current_app.instance_path)
+        db.session.commit()
+        click.echo("")
+        click.echo("  Demo sign-in details (also in instance/demo-credentials.txt):")
+        for line in credentials:
+            click.echo(f"    {line}")
+        click.echo("")

@@ -1,0 +1,71 @@
+"""Configuration read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "UPSCONNECT_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _persistent_secret(instance_path: Path, filename: str) -> str:
+    """A random secret kept in the instance folder so restarts keep sessions and codes valid."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    """Every setting the portal reads, from UPSCONNECT_* environment variables with safe defaults."""
+    database_url = _env("DATABASE_URL") or f"sqlite:///{instance_path / 'upsconnect.db'}"
+    https = _env_bool("HTTPS", False)
+    return {
+        "SECRET_KEY": _env("SECRET_KEY") or _persistent_secret(instance_path, "secret_key"),
+        "FACTORY_KEY": _env("FACTORY_KEY") or _persistent_secret(instance_path, "factory_key"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "LAB_MODE": _env_bool("LAB_MODE", False),
+        # Session cookie: never readable by scripts, not sent on cross-site posts, Secure behind HTTPS.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "HTTPS": https,
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        "CODE_RATE_LIMIT": _env("CODE_RATE_LIMIT", "20 per minute"),
+        "CLAIM_RATE_LIMIT": _env("CLAIM_RATE_LIMIT", "10 per minute"),
+        "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "MAIL_SERVER": _env("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(_env("MAIL_PORT", "8025") or 8025),
+        "MAIL_USERNAME": _env("MAIL_USERNAME"),
+        "MAIL_PASSWORD": _env("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", False),
+        "MAIL_SENDER": _env("MAIL_SENDER", "upsconnect <no-reply@upsconnect.local>"),
+        "MQTT_URL": _env("MQTT_URL"),  # unset: the portal starts its own broker
+        "MQTT_BROKER": _env("MQTT_BROKER", "auto"),  # auto | embedded | mosquitto | url
+        "MQTT_PORT": int(_env("MQTT_PORT", "0") or 0),  # 0: a free port
+    }
