@@ -1,0 +1,1 @@
+"""WTForms classes: parsing and field checks only; rules live in portal/services."""

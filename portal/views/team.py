@@ -1,0 +1,80 @@
+"""Co-workers: the team page, invitations and joining by an invitation link."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required, login_user
+
+from portal.extensions import db
+from portal.forms.accounts import AcceptInvitationForm, InviteForm
+from portal.services import accounts
+from portal.services.clock import utcnow
+from portal.services.errors import AccountError, NotFound
+from portal.services.mail import MailError, send_email
+from portal.views.helpers import attach_error
+
+bp = Blueprint("team", __name__)
+
+
+def _render_team(form: InviteForm, status: int = 200, invite_link: str | None = None):
+    return render_template(
+        "team/index.html",
+        form=form,
+        users=current_user.company.users,
+        pending=accounts.pending_invitations(current_user.company_id),
+        invite_link=invite_link,
+    ), status
+
+
+@bp.get("/team")
+@login_required
+def index():
+    return _render_team(InviteForm())
+
+
+@bp.post("/team/invite")
+@login_required
+def invite():
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _render_team(form, 422)
+    try:
+        sent = accounts.invite_coworker(current_user, form.email.data or "", now=utcnow())
+    except AccountError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return _render_team(form, 422)
+    db.session.commit()
+    link = url_for("team.join", token=sent.token, _external=True)
+    try:
+        send_email(
+            sent.invitation.email,
+            f"{current_user.name} invited you to {current_user.company.name} on upsconnect",
+            render_template("email/invitation.txt", inviter=current_user, link=link),
+        )
+    except MailError as error:
+        # The invitation stands; the admin can pass the link on by hand.
+        flash(f"Invitation saved. {error.message} Send this link yourself: {link}", "warning")
+        return redirect(url_for("team.index"))
+    flash("Invitation Sent. Your invitation was sent. Thanks for sharing upsconnect with your co-worker.", "success")
+    return redirect(url_for("team.index"))
+
+
+@bp.route("/join/<token>", methods=["GET", "POST"])
+def join(token: str):
+    try:
+        invitation = accounts.open_invitation(token)
+    except NotFound:
+        abort(404, "This invitation link is not valid any more. Ask your co-worker for a new one.")
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.accept_invitation(token, user_name=form.user_name.data, password=form.password.data, now=utcnow())
+        except AccountError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome, {user.name}. You have joined {user.company.name}.", "success")
+            return redirect(url_for("dashboard.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("team/join.html", form=form, invitation=invitation), status

@@ -1,0 +1,118 @@
+"""Fixtures shared by every test: a portal app on a fresh database, clients, a local SMTP server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.extensions import db as _db
+from portal.extensions import limiter
+
+POSTGRES_ADMIN_URL = os.environ.get("UPSCONNECT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def make_app(database_url: str, tmp_path, **overrides):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "FACTORY_KEY": "test-factory-key",
+        "WTF_CSRF_ENABLED": False,
+        "LAB_MODE": True,
+        "SERVER_NAME": "portal.test",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": 9,  # discard: tests that need mail start their own server
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.instance_path = str(tmp_path / "instance")
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """The limiter is process-wide; every test starts with its counters at zero."""
+    yield
+    limiter.reset()
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
+    with app.app_context():
+        _db.create_all()
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session, dropped afterwards."""
+    if not _postgres_reachable():
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL} (set UPSCONNECT_TEST_POSTGRES_URL)")
+    name = f"upsconnect_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_app(postgres_url, tmp_path):
+    app = make_app(postgres_url, tmp_path)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+        yield app
+        _db.session.remove()
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free local port that keeps what it receives."""
+    from tests.support.smtp import LocalSmtpServer
+
+    server = LocalSmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+NOW = datetime(2026, 3, 1, 9, 30)
+TODAY = date(2026, 3, 1)
