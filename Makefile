@@ -1,0 +1,61 @@
+# upsconnect: every target sets up what it needs. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+export FLASK_APP := portal
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "upsconnect needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the project with its test tools
+
+.PHONY: run
+run: $(STAMP) ## Start the portal with demo data at http://127.0.0.1:$(PORT) (lab mode, SQLite)
+	UPSCONNECT_LAB_MODE=1 $(BIN)/flask db upgrade
+	UPSCONNECT_LAB_MODE=1 $(BIN)/flask demo
+	UPSCONNECT_LAB_MODE=1 $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+.PHONY: browser
+browser: $(STAMP) ## Make sure a Chromium exists for the browser tests (system one, or Playwright's)
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "Using system Chromium: $$(command -v chromium || command -v chromium-browser)"; \
+	else \
+		$(BIN)/python -m playwright install chromium; \
+	fi
+
+.PHONY: test
+test: $(STAMP) browser ## Run every test: unit, integration and end-to-end
+	$(BIN)/pytest tests e2e
+
+.PHONY: unit
+unit: $(STAMP) ## Run the unit and integration tests only (no browser)
+	$(BIN)/pytest tests
+
+.PHONY: e2e
+e2e: $(STAMP) browser ## Run the browser journeys
+	$(BIN)/pytest e2e
+
+.PHONY: lint
+lint: $(STAMP) ## Check style with ruff
+	$(BIN)/ruff check .
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(BIN)/python -m bench
+
+.PHONY: clean
+clean: ## Remove the virtual environment and caches (keeps instance/ data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis e2e-artifacts
