@@ -19,9 +19,9 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 
 SERIAL_RE = re.compile(r"^[A-Z0-9]{6,20}$")
 NUT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
-EVENT_CODE_RE = re.compile(r"^(0x[0-9A-F]{4}|[a-z][a-z0-9_.-]{0,39})$")
+EVENT_CODE_RE = re.compile(r"^(0x[0-9A-F]{4}|[a-z][a-z0-9_.-]{0,39}|)$")  # "" when APC has no code
 MAC_RE = re.compile(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$")
-FIRMWARE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
+FIRMWARE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,39}$")
 MAX_TS_S = 2**40  # far beyond any fast-forwarded lab clock, still rejects garbage
 
 
@@ -301,7 +301,7 @@ def validate_event(obj: Any) -> str | None:
     if err := _check_ts(obj) or _check_seq(obj):
         return err
     if not isinstance(obj["code"], str) or not EVENT_CODE_RE.fullmatch(obj["code"]):
-        return f"code must look like 0x0109, got {obj['code']!r}"
+        return f"code must look like 0x0109 (or be empty), got {obj['code']!r}"
     if obj["severity"] not in SEVERITIES:
         return f"severity must be one of {sorted(SEVERITIES)}, got {obj['severity']!r}"
     return _check_text(obj["text"], "text", 500, allow_empty=False)
