@@ -39,8 +39,8 @@ def input_for(kind: str, spec: ModelSpec, severity: float = 1.0) -> InputPower:
     match kind:
         case "blackout":
             return InputPower.blackout()
-        case "brownout":  # below the low transfer point at severity 1, an AVR boost at 0.5
-            return InputPower(spec.transfer_low_v - 8.0 + (1.0 - severity) * 16.0 - 4.0, hertz)
+        case "brownout":  # severity 1: below the low transfer point (battery); 0.5: inside, AVR boosts
+            return InputPower(spec.transfer_low_v + 10.0 - 40.0 * (severity - 0.5), hertz)
         case "surge":
             return InputPower(spec.transfer_high_v + 10.0 * severity, hertz, 2.0, 2.0 * severity)
         case "distortion":
@@ -93,6 +93,7 @@ class _Conditions:
     ambient: list[Window] = field(default_factory=list)
     load_profile: str = "constant"
     load_scale: float = 1.0
+    actions: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
 
 
 class SimulatedDevice:
@@ -228,6 +229,8 @@ class SimulatedDevice:
 
     def _step(self, dt_s: float) -> None:
         t = self.state.sim_time_s
+        if self.conditions.actions and self.conditions.actions[0][0] <= t:
+            self._run_due_actions(t)
         before = self.state
         self.state, events = ups_model.step(
             self.state, self.spec, self._power_at(t), self._loads_at(t), dt_s, self.rng, self._ambient_at(t)
@@ -275,6 +278,23 @@ class SimulatedDevice:
             Window(start_s, start_s + duration_s, input_for(kind, self.spec, severity))
         )
 
+    def schedule(self, at_s: float, action: str, **kwargs: Any) -> None:
+        """Run ``age_battery``, ``set_load`` or ``replace_battery`` at a simulated time (on the grid)."""
+        if action not in ("age_battery", "set_load", "replace_battery"):
+            raise ValueError(f"unknown scheduled action {action!r}")
+        if action == "set_load":
+            _check_load(**kwargs)
+        self.conditions.actions.append((at_s, action, kwargs))
+        self.conditions.actions.sort(key=lambda item: item[0])
+        if at_s <= self.state.sim_time_s:
+            self._run_due_actions(self.state.sim_time_s)
+
+    def _run_due_actions(self, sim_s: float) -> None:
+        actions = self.conditions.actions
+        while actions and actions[0][0] <= sim_s:
+            _, action, kwargs = actions.pop(0)
+            getattr(self, action)(**kwargs)
+
     def schedule_heat(self, temp_c: float, start_s: float, duration_s: float = math.inf) -> None:
         self.conditions.ambient.append(Window(start_s, start_s + duration_s, float(temp_c)))
 
@@ -282,16 +302,12 @@ class SimulatedDevice:
         self, *, profile: str | None = None, scale: float | None = None, percent: float | None = None
     ) -> None:
         """Change the load: a daily profile, a scale factor, or an absolute share of the rating."""
+        _check_load(profile, scale, percent)
         if profile is not None:
-            load_factor(profile, 0.0)  # validates the name
             self.conditions.load_profile = profile
         if scale is not None:
-            if not 0 <= scale <= 3:
-                raise ValueError("load scale must be between 0 and 3")
             self.conditions.load_scale = scale
         if percent is not None:
-            if not 0 <= percent <= 150:
-                raise ValueError("load percent must be between 0 and 150")
             total = sum(self.base_group_loads_w) or 1.0
             target = self.spec.w_rating * percent / 100.0
             self.base_group_loads_w = tuple(load * target / total for load in self.base_group_loads_w)
@@ -536,6 +552,15 @@ class SimulatedDevice:
                     None, CommandType.INPUT_SENSITIVITY, {"sensitivity": str(value).lower()}, "LocalUI"
                 )
         raise ValueError("LCD action must be firmware.install, test.battery.start or input.sensitivity")
+
+
+def _check_load(profile: str | None = None, scale: float | None = None, percent: float | None = None) -> None:
+    if profile is not None:
+        load_factor(profile, 0.0)  # raises for an unknown name
+    if scale is not None and not (isinstance(scale, int | float) and 0 <= scale <= 3):
+        raise ValueError("load scale must be a number between 0 and 3")
+    if percent is not None and not (isinstance(percent, int | float) and 0 <= percent <= 150):
+        raise ValueError("load percent must be a number between 0 and 150")
 
 
 def _loose_id(raw: bytes) -> str | None:
