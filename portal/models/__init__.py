@@ -4,18 +4,24 @@ from portal.models.accounts import Company, CompanyKind, Invitation, User
 from portal.models.devices import Device, DeviceShare, ShareStatus
 from portal.models.lab import LabClockSetting
 from portal.models.licensing import ActivationCode, Entitlement, LicenseOrder, OrderChannel
+from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 
 __all__ = [
     "ActivationCode",
     "Company",
     "CompanyKind",
     "Device",
+    "DeviceCommand",
+    "DeviceEvent",
     "DeviceShare",
+    "DeviceStatus",
     "Entitlement",
     "Invitation",
     "LabClockSetting",
     "LicenseOrder",
     "OrderChannel",
     "ShareStatus",
+    "TelemetryRollup",
+    "TelemetrySample",
     "User",
 ]
