@@ -260,7 +260,7 @@ def validate_hello(obj: Any) -> str | None:
 
 def validate_state(obj: Any) -> str | None:
     """Check a state payload: the plain string ``online`` or ``lost``."""
-    if obj not in STATES:
+    if not isinstance(obj, str) or obj not in STATES:
         return f"state must be 'online' or 'lost', got {obj!r}"
     return None
 

@@ -1,0 +1,150 @@
+"""Brokers: authentication, per-device confinement, clear errors for taken ports and bad URLs."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from devicelink.brokers import (
+    BrokerError,
+    EmbeddedBroker,
+    PrivateMosquitto,
+    broker_from_url,
+    ensure_port_free,
+    free_port,
+    mosquitto_password_hash,
+    parse_mqtt_url,
+)
+from devicelink.provisioning import manufacture
+
+KEY = b"broker-test-key"
+DEVICES = manufacture(2, seed=5, factory_key=KEY)
+PORTAL = {"portal": "portal-pw"}
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=["embedded", "mosquitto"])
+def broker(request, tmp_path):
+    if request.param == "embedded":
+        b = EmbeddedBroker(users=PORTAL, factory_key=KEY)
+    else:
+        if shutil.which("mosquitto") is None:
+            pytest.skip("mosquitto is not installed")
+        b = PrivateMosquitto.for_factory(tmp_path, [d.serial for d in DEVICES], KEY, users=PORTAL)
+    b.start()
+    yield b
+    b.stop()
+
+
+def connect(broker, username, password, client_id):
+    result: dict[str, object] = {}
+    done = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.username_pw_set(username, password)
+    client.on_connect = lambda c, u, f, rc, p: (result.setdefault("rc", rc), done.set())
+    client.on_message = lambda c, u, m: result.setdefault("messages", []).append(m.topic)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    assert done.wait(10)
+    return client, result
+
+
+def test_devices_and_portal_log_in_strangers_do_not(broker):
+    device = DEVICES[0]
+    for username, password, ok in [
+        (device.serial, device.password, True),
+        ("portal", "portal-pw", True),
+        (device.serial, "wrong", False),
+        ("nobody", "x", False),
+        (None, None, False),
+    ]:
+        client, result = connect(broker, username, password, f"c-{username}-{ok}-{password}")
+        assert result["rc"].is_failure is not ok, (username, result["rc"])
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_a_device_is_confined_to_its_own_subtree(broker):
+    portal, seen = connect(broker, "portal", "portal-pw", "portal-watch")
+    portal.subscribe("ups/#", qos=1)
+    time.sleep(0.3)
+    me, other = DEVICES
+    device, _ = connect(broker, me.serial, me.password, me.serial)
+    device.publish(f"ups/{me.serial}/telemetry", b"mine", qos=1).wait_for_publish(5)
+    device.publish(f"ups/{other.serial}/telemetry", b"forged", qos=1).wait_for_publish(5)
+    device.publish(f"ups/{me.serial}/event", b"done", qos=1).wait_for_publish(5)
+    deadline = time.monotonic() + 5
+    while f"ups/{me.serial}/event" not in seen.get("messages", []) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert f"ups/{me.serial}/telemetry" in seen["messages"]
+    assert f"ups/{other.serial}/telemetry" not in seen["messages"]
+    for c in (portal, device):
+        c.loop_stop()
+        c.disconnect()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_a_taken_port_gives_a_clear_message(kind, tmp_path):
+    if kind == "mosquitto" and shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        broker = EmbeddedBroker(port=port) if kind == "embedded" else PrivateMosquitto(tmp_path, port=port)
+        with pytest.raises(
+            BrokerError, match=f"port {port} on 127.0.0.1 is already in use; choose another with --mqtt-port"
+        ):
+            broker.start()
+
+
+def test_free_port_is_free():
+    ensure_port_free("127.0.0.1", free_port())
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "tls", "user", "password"),
+    [
+        ("mqtt://broker.local", "broker.local", 1883, False, None, None),
+        ("mqtts://u:p%40ss@10.0.0.2:9000", "10.0.0.2", 9000, True, "u", "p@ss"),
+    ],
+)
+def test_broker_urls(url, host, port, tls, user, password):
+    endpoint = parse_mqtt_url(url)
+    assert (endpoint.host, endpoint.port, endpoint.tls, endpoint.username, endpoint.password) == (
+        host,
+        port,
+        tls,
+        user,
+        password,
+    )
+    assert "p%40ss" not in broker_from_url(url).url and "p@ss" not in broker_from_url(url).url
+
+
+@pytest.mark.parametrize("url", ["http://x", "mqtt://", "mqtt://host:99999", "broker"])
+def test_bad_urls_are_refused(url):
+    with pytest.raises(BrokerError, match="invalid broker URL"):
+        parse_mqtt_url(url)
+
+
+@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
+def test_generated_config_is_locked_down(tmp_path):
+    broker = PrivateMosquitto.for_factory(tmp_path, [DEVICES[0].serial], KEY, users=PORTAL)
+    conf = broker.write_config().read_text()
+    assert "allow_anonymous false" in conf and f"listener {broker.port} 127.0.0.1" in conf
+    assert "max_queued_messages 100000" in conf and "autosave_interval" in conf
+    acl = (tmp_path / "acl").read_text()
+    assert "pattern readwrite ups/%u/#" in acl and "user portal\ntopic readwrite #" in acl
+    passwords = (tmp_path / "passwords").read_text()
+    assert DEVICES[0].password not in passwords and passwords.count("$7$101$") == 2
+
+
+def test_password_hash_has_mosquittos_format():
+    hashed = mosquitto_password_hash("secret", salt=b"\0" * 12)
+    assert hashed.startswith("$7$101$AAAAAAAAAAAAAAAA$") and len(hashed.split("$")[-1]) == 88
