@@ -53,13 +53,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         strict_transport_security=app.config["HTTPS"],
     )
 
-    from portal import auth_session, cli, errors
+    from portal import auth_session, cli, device_link, errors
     from portal.services.clock import install_clock
 
     install_clock(app)
     auth_session.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    device_link.init_app(app)
 
     from portal.views import register_blueprints
 

@@ -68,4 +68,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MQTT_URL": _env("MQTT_URL"),  # unset: the portal starts its own broker
         "MQTT_BROKER": _env("MQTT_BROKER", "auto"),  # auto | embedded | mosquitto | url
         "MQTT_PORT": int(_env("MQTT_PORT", "0") or 0),  # 0: a free port
+        "MQTT_BROKER_KIND": _env("MQTT_BROKER_KIND", ""),  # embedded | mosquitto | external, set by the lab runner
+        "STALE_AFTER_S": int(_env("STALE_AFTER_S", "300") or 300),  # silent longer than this: "stale"
+        "TELEMETRY_FULL_RES_DAYS": int(_env("TELEMETRY_FULL_RES_DAYS", "7") or 7),
+        "EVENT_RETENTION_DAYS": 30,
     }

@@ -26,8 +26,8 @@ from portal.services.products import (
     trial_battery_warranty_bonus_months,
 )
 from portal.services.promotions import activation_bonus_months, order_free_quantity
-from portal.services.subscription_timeline import Timeline, build_timeline, plan_on
 from portal.services.subscription_timeline import Entitlement as TimelineEntry
+from portal.services.subscription_timeline import Timeline, build_timeline, plan_on
 
 MAX_ORDER_QUANTITY = 1000
 UNKNOWN_CODE = "No activation code matches what you entered. Check it against the Installer Email."

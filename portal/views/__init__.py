@@ -6,12 +6,13 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint; lab pages only in lab mode."""
     from portal.services.activation_codes import format_code
-    from portal.views import auth, dashboard, licenses, team
+    from portal.views import auth, dashboard, devices, licenses, team
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(team.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(licenses.bp)
+    app.register_blueprint(devices.bp)
     app.add_template_filter(format_code, "format_code")
     if app.config["LAB_MODE"]:
         # Outside lab mode these pages do not exist at all.

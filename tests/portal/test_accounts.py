@@ -5,7 +5,7 @@ import re
 import pytest
 
 from portal.extensions import db
-from portal.models import CompanyKind, Company, Invitation, User
+from portal.models import Company, CompanyKind, Invitation, User
 from portal.services import accounts
 from tests.portal.factories import PASSWORD, login, make_user
 

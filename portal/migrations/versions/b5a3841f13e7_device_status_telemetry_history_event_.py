@@ -5,9 +5,8 @@ Revises: f331ec67ef3e
 Create Date: 2026-11-23 09:52:51.036606
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b5a3841f13e7'

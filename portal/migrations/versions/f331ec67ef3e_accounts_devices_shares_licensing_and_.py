@@ -1,13 +1,12 @@
 """Accounts, devices, shares, licensing and the lab clock
 
 Revision ID: f331ec67ef3e
-Revises: 
+Revises:
 Create Date: 2026-11-23 09:47:11.341928
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f331ec67ef3e'
