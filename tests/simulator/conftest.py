@@ -18,10 +18,9 @@ from devicelink.brokers import EmbeddedBroker, PrivateMosquitto  # noqa: E402
 from devicelink.provisioning import LAB_FACTORY_KEY, manufacture  # noqa: E402
 
 PORTAL_USER, PORTAL_PASSWORD = "portal", "portal-secret"
-needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
 
 
-def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition") -> None:
+def _wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition") -> None:
     """Poll ``predicate`` until it is true; fail the test with ``what`` otherwise."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -122,3 +121,9 @@ def watcher_factory():
 def _fresh_rate_limits():
     """The portal's limiter reset does not apply here: lab tests create no portal app."""
     yield
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(predicate, timeout_s=10, what=...)``: poll a condition instead of sleeping blindly."""
+    return _wait_until

@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from conftest import needs_mosquitto, wait_until
 
 from devicelink import contract
 from devicelink.contract import Channel
@@ -25,7 +24,9 @@ def make_fleet(broker, identities, **kwargs) -> Fleet:
     return Fleet(devices, broker.endpoint(), clock=clock, **kwargs)
 
 
-def test_every_device_says_hello_online_and_sends_valid_telemetry(broker, identities, watcher_factory):
+def test_every_device_says_hello_online_and_sends_valid_telemetry(
+    broker, identities, watcher_factory, wait_until
+):
     watcher = watcher_factory(broker)
     with make_fleet(broker, identities) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all devices connected")
@@ -54,7 +55,7 @@ def test_every_device_says_hello_online_and_sends_valid_telemetry(broker, identi
         )
 
 
-def test_a_killed_device_leaves_its_last_will(broker, identities, watcher_factory):
+def test_a_killed_device_leaves_its_last_will(broker, identities, watcher_factory, wait_until):
     watcher = watcher_factory(broker)
     with make_fleet(broker, identities) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all connected")
@@ -89,7 +90,7 @@ def results_for(watcher, serial: str, command_id: str) -> list[dict]:
     return out
 
 
-def test_commands_round_trip_with_results(broker, identities, watcher_factory):
+def test_commands_round_trip_with_results(broker, identities, watcher_factory, wait_until):
     watcher = watcher_factory(broker)
     with make_fleet(broker, identities, speed=20.0) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all connected")
@@ -120,7 +121,9 @@ def test_commands_round_trip_with_results(broker, identities, watcher_factory):
         assert "invalid command" in results_for(watcher, serial, garbage_id)[0]["message"]
 
 
-def test_firmware_upgrade_reports_progress_reboots_and_new_version(broker, identities, watcher_factory):
+def test_firmware_upgrade_reports_progress_reboots_and_new_version(
+    broker, identities, watcher_factory, wait_until
+):
     watcher = watcher_factory(broker)
     with make_fleet(broker, identities, speed=200.0) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all connected")
@@ -140,8 +143,7 @@ def test_firmware_upgrade_reports_progress_reboots_and_new_version(broker, ident
         assert hello["firmware"] != identity.firmware
 
 
-@needs_mosquitto
-def test_no_qos1_message_is_lost_across_a_broker_restart(mosquitto, identities, watcher_factory):
+def test_no_qos1_message_is_lost_across_a_broker_restart(mosquitto, identities, watcher_factory, wait_until):
     watcher = watcher_factory(mosquitto, client_id="portal-ingest", clean=False)
     with make_fleet(mosquitto, identities) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all connected")
