@@ -23,10 +23,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the project with its test tools
 
 .PHONY: run
-run: $(STAMP) ## Start the portal with demo data at http://127.0.0.1:$(PORT) (lab mode, SQLite)
-	UPSCONNECT_LAB_MODE=1 $(BIN)/flask db upgrade
-	UPSCONNECT_LAB_MODE=1 $(BIN)/flask demo
-	UPSCONNECT_LAB_MODE=1 $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+run: $(STAMP) ## Start broker, portal, ingest and a demo fleet at http://127.0.0.1:$(PORT) (lab mode, SQLite)
+	UPSCONNECT_LAB_MODE=1 $(BIN)/python -m portal.lab_stack --port $(PORT)
 
 .PHONY: browser
 browser: $(STAMP) ## Make sure a Chromium exists for the browser tests (system one, or Playwright's)
