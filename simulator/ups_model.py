@@ -26,7 +26,7 @@ CALIBRATION_END_CHARGE = 0.25  # [est] calibration discharges to about a quarter
 FULL_CHARGE = 0.9995  # charge shown as 100% and accepted as "full"
 # Sub-step limits: on battery thresholds (LB, empty) must not be skipped; on line only slow quantities move.
 MAX_SUBSTEP_ON_BATTERY_S = 10.0
-MAX_SUBSTEP_ON_LINE_S = 120.0
+MAX_SUBSTEP_ON_LINE_S = 3600.0
 UPS_TEMP_TAU_S = 900.0  # [est] thermal lag of the electronics
 BATTERY_TEMP_TAU_S = 3600.0  # [est] thermal lag of the battery block
 AVR_BOOST_GAIN = 1.09  # [est] output/input ratio while boosting
