@@ -9,6 +9,11 @@ from portal.extensions import db
 
 
 def init_app(app: Flask) -> None:
+    from portal.ingest import ingest_command, maintenance_command
+
+    app.cli.add_command(ingest_command)
+    app.cli.add_command(maintenance_command)
+
     @app.cli.command("demo")
     @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
     def demo_command(seed: int) -> None:
