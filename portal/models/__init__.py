@@ -3,7 +3,7 @@
 from portal.models.accounts import Company, CompanyKind, Invitation, User
 from portal.models.devices import Device, DeviceShare, ShareStatus
 from portal.models.lab import LabClockSetting
-from portal.models.licensing import ActivationCode, Entitlement, LicenseOrder, OrderChannel
+from portal.models.licensing import ActivationCode, Entitlement, LicenseOrder, OrderChannel, SubscriptionSegment
 from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LicenseOrder",
     "OrderChannel",
     "ShareStatus",
+    "SubscriptionSegment",
     "TelemetryRollup",
     "TelemetrySample",
     "User",

@@ -75,3 +75,20 @@ class Entitlement(db.Model):
     device: Mapped[Device] = relationship()
     activation_code: Mapped[ActivationCode | None] = relationship()
     assigned_by: Mapped[User | None] = relationship()
+
+
+class SubscriptionSegment(db.Model):
+    """The device's timeline laid out as dated segments, rebuilt whenever an entitlement is added.
+
+    It is derived data, kept so that fleet-wide questions (plan today, term end, renewal due) are one
+    indexed query for ten thousand devices instead of ten thousand timeline computations.
+    """
+
+    __tablename__ = "subscription_segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    plan: Mapped[str] = mapped_column(String(16))
+    start: Mapped[date] = mapped_column(index=True)
+    end: Mapped[date] = mapped_column(index=True)  # exclusive
+    entitlement_id: Mapped[int] = mapped_column(ForeignKey("entitlements.id"))

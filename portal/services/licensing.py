@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from portal.extensions import db
-from portal.models import ActivationCode, Device, Entitlement, LicenseOrder, OrderChannel, User
+from portal.models import ActivationCode, Device, Entitlement, LicenseOrder, OrderChannel, SubscriptionSegment, User
 from portal.services import access
 from portal.services.activation_codes import check_code_format, generate_code
 from portal.services.calendar_dates import add_months
@@ -43,6 +43,17 @@ def device_timeline(device: Device) -> Timeline:
     )
 
 
+def refresh_segments(device: Device) -> None:
+    """Rewrite the device's dated segments from its timeline; call after adding entitlements."""
+    db.session.flush()
+    db.session.execute(delete(SubscriptionSegment).where(SubscriptionSegment.device_id == device.id))
+    db.session.add_all(
+        SubscriptionSegment(device_id=device.id, plan=s.plan.key, start=s.start, end=s.end, entitlement_id=s.entitlement_id)
+        for s in device_timeline(device).segments
+    )
+    db.session.flush()
+
+
 def current_plan(device: Device, today: date) -> Plan:
     return plan_on(device_timeline(device), today)
 
@@ -70,6 +81,7 @@ def start_trial(device: Device, *, today: date, now: datetime) -> bool:
     if bonus:
         base = max(device.battery_warranty_ends_on or today, today)
         device.battery_warranty_ends_on = add_months(base, bonus)
+    refresh_segments(device)
     return True
 
 
@@ -166,10 +178,13 @@ def assign_from_code(actor: User, code_text: str, devices: list[Device], *, toda
             field="devices",
         )
     db.session.expire(summary.code, ["remaining"])
-    return [
+    entitlements = [
         _add_license(device, summary.product, today=today, now=now, actor=actor, code=summary.code, bonus=summary.bonus_months_today)
         for device in devices
     ]
+    for device in devices:
+        refresh_segments(device)
+    return entitlements
 
 
 def _add_license(

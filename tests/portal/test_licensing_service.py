@@ -248,3 +248,19 @@ def test_concurrent_redemption_never_exceeds_quantity_on_sqlite(app):
 @pytest.mark.postgres
 def test_concurrent_redemption_never_exceeds_quantity_on_postgres(pg_app):
     _concurrent_redemption_never_exceeds_quantity(pg_app)
+
+
+def test_segments_table_mirrors_the_timeline(app):
+    from portal.models import SubscriptionSegment
+
+    customer = make_user()
+    device = make_device(customer)
+    licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+    code = _order(customer, sku="SCSTD3Y", quantity=1)
+    licensing.assign_from_code(customer, code.code, [device], today=date(2026, 2, 1), now=NOW)
+    db.session.commit()
+    rows = db.session.scalars(db.select(SubscriptionSegment).order_by(SubscriptionSegment.start)).all()
+    assert [(r.plan, r.start, r.end) for r in rows] == [
+        ("standard", date(2026, 1, 10), date(2026, 7, 10)),
+        ("standard", date(2026, 7, 10), date(2029, 7, 10)),
+    ]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # devicelink before a re-install
 
 from devicelink.brokers import EmbeddedBroker, PrivateMosquitto  # noqa: E402
 from devicelink.provisioning import LAB_FACTORY_KEY, manufacture  # noqa: E402
@@ -116,11 +112,6 @@ def watcher_factory():
     for watcher in made:
         watcher.close()
 
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """The portal's limiter reset does not apply here: lab tests create no portal app."""
-    yield
 
 
 @pytest.fixture
