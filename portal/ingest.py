@@ -89,6 +89,7 @@ class IngestWorker:
         self.counters: Counter[str] = Counter()
         self.fatal: str | None = None
         self.stopped = threading.Event()  # set on a fatal error, or by stop()
+        self.subscribed = threading.Event()  # the broker accepted every subscription
         self._queue: queue.Queue[Inbound] = queue.Queue()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -152,6 +153,7 @@ class IngestWorker:
         refused = [f for f, r in zip(subscriptions(self.shared_group), reasons, strict=False) if r.is_failure]
         if not refused:
             log.info("subscribed at QoS 1 to %s", ", ".join(subscriptions(self.shared_group)))
+            self.subscribed.set()
             return
         detail = SHARED_UNSUPPORTED if self.shared_group else "check the ACL of the ingest user"
         self._fail(f"the broker refused the subscription(s) {', '.join(refused)}: {detail}")
