@@ -1,24 +1,51 @@
-"""Thin blueprints: parse the request, call a service, render the page or its partial."""
+"""Thin blueprints: parse the request, call a service, render the page or its partial.
+
+Every module here that defines a blueprint `bp` is registered; a module that sets `LAB_ONLY = True`
+is registered only in lab mode, so its pages do not exist at all in production.
+"""
+
+import importlib
+import pkgutil
 
 from flask import Flask
+from flask_login import current_user
+
+# The main navigation: (endpoint, label, who sees it). Entries whose view is not registered are left out.
+NAVIGATION = (
+    ("dashboard.index", "Dashboard", "all"),
+    ("subscriptions.overview", "Subscriptions", "all"),
+    ("partner.shared_with_me", "Shared With Me", "partner"),
+    ("partner.orders", "Order licenses", "partner"),
+    ("licenses.verify", "Activation codes", "all"),
+    ("reports.index", "Reports", "all"),
+    ("quotes.index", "Quotes", "partner"),
+    ("notifications.index", "Notifications", "all"),
+    ("team.index", "Team", "all"),
+    ("lab.clock_page", "Lab", "lab"),
+)
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint; lab pages only in lab mode."""
     from portal.services.activation_codes import format_code
-    from portal.views import auth, dashboard, devices, licenses, team
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(team.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(licenses.bp)
-    app.register_blueprint(devices.bp)
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        blueprint = getattr(module, "bp", None)
+        if blueprint is None or (getattr(module, "LAB_ONLY", False) and not app.config["LAB_MODE"]):
+            continue
+        app.register_blueprint(blueprint)
     app.add_template_filter(format_code, "format_code")
-    if app.config["LAB_MODE"]:
-        # Outside lab mode these pages do not exist at all.
-        from portal.views import lab
 
-        app.register_blueprint(lab.bp)
+    @app.context_processor
+    def navigation():
+        if not current_user.is_authenticated:
+            return {"nav_items": []}
+        audience = {"all", "partner" if current_user.company.is_partner else "customer"}
+        if app.config["LAB_MODE"]:
+            audience.add("lab")
+        items = [(endpoint, label) for endpoint, label, who in NAVIGATION if who in audience and endpoint in app.view_functions]
+        return {"nav_items": items}
 
     @app.context_processor
     def lab_context():

@@ -8,6 +8,7 @@ from flask_login import login_required
 from portal.extensions import db
 from portal.services.clock import clock
 
+LAB_ONLY = True
 bp = Blueprint("lab", __name__, url_prefix="/lab")
 
 STEPS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90), "365d": timedelta(days=365)}
