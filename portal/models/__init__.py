@@ -4,6 +4,7 @@ from portal.models.accounts import Company, CompanyKind, Invitation, User
 from portal.models.devices import Device, DeviceShare, ShareStatus
 from portal.models.lab import LabClockSetting
 from portal.models.licensing import ActivationCode, Entitlement, LicenseOrder, OrderChannel, SubscriptionSegment
+from portal.models.quotes import Quote
 from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LabClockSetting",
     "LicenseOrder",
     "OrderChannel",
+    "Quote",
     "ShareStatus",
     "SubscriptionSegment",
     "TelemetryRollup",
