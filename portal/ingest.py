@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,8 @@ log = logging.getLogger("upsconnect.ingest")
 DEFAULT_CLIENT_ID = "upsconnect-ingest"
 IDLE_FLUSH_S = 0.005  # the stream paused (often: the broker's in-flight window is full): write now
 RETRY_DB_S = 1.0
+SHARED_PROBE_TIMEOUT_S = 5.0
+PROBE_TOPIC = "upsconnect/ingest-probe"
 MALFORMED_LOGGED_PER_PERIOD = 10
 SHARED_UNSUPPORTED = (
     "shared subscriptions ($share/...) are not supported by the embedded broker: a worker started "
@@ -95,6 +98,9 @@ class IngestWorker:
         self._lock = threading.Lock()
         self._generation = 0
         self._malformed_logged = 0
+        self._probe_topic = f"{PROBE_TOPIC}/{uuid.uuid4().hex}"
+        self._probe_mid: int | None = None
+        self._probe_answered = threading.Event()
         self._ids = store.DeviceIds()
         self._plans = store.PlanCache()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
@@ -151,12 +157,31 @@ class IngestWorker:
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[Any], properties: Any
     ) -> None:
         refused = [f for f, r in zip(subscriptions(self.shared_group), reasons, strict=False) if r.is_failure]
+        if mid == self._probe_mid:
+            self._send_probe()
+            return
         if not refused:
             log.info("subscribed at QoS 1 to %s", ", ".join(subscriptions(self.shared_group)))
             self.subscribed.set()
+            if self.shared_group:
+                self._probe_mid = client.subscribe(f"$share/{self.shared_group}/{self._probe_topic}", qos=1)[
+                    1
+                ]
             return
         detail = SHARED_UNSUPPORTED if self.shared_group else "check the ACL of the ingest user"
         self._fail(f"the broker refused the subscription(s) {', '.join(refused)}: {detail}")
+
+    # A broker without shared subscriptions may accept "$share/..." as a plain filter that matches
+    # nothing (amqtt does): send ourselves a message through the group to prove it works.
+    def _send_probe(self) -> None:
+        self.client.publish(self._probe_topic, b"probe", qos=1)
+        timer = threading.Timer(SHARED_PROBE_TIMEOUT_S, self._probe_timed_out)
+        timer.daemon = True
+        timer.start()
+
+    def _probe_timed_out(self) -> None:
+        if not self._probe_answered.is_set() and not self._stopping.is_set():
+            self._fail(SHARED_UNSUPPORTED.replace("the embedded broker", "this broker"))
 
     def _fail(self, message: str) -> None:
         self.fatal = message
@@ -165,6 +190,10 @@ class IngestWorker:
         self.stopped.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._probe_topic:
+            self._probe_answered.set()
+            self.client.ack(message.mid, message.qos)
+            return
         self.counters["received"] += 1
         parsed = contract.parse_topic(message.topic)
         error = None

@@ -103,3 +103,18 @@ def test_two_workers_share_the_stream_on_mosquitto(app, mosquitto, identities):
             ups.close()
         for worker in workers:
             worker.stop()
+
+
+def test_a_broker_that_silently_ignores_share_is_detected(app, broker):
+    """amqtt accepts "$share/..." and then delivers nothing; the worker proves delivery or stops loudly."""
+    worker = IngestWorker(app, url=portal_url(broker), client_id="ingest-probe", shared_group="workers")
+    worker.start()
+    try:
+        if broker.kind == "embedded":
+            assert worker.stopped.wait(15)
+            assert "shared subscriptions ($share/...) are not supported by this broker" in worker.fatal
+        else:
+            wait_until(worker._probe_answered.is_set, 10, "the shared-subscription probe")
+            assert worker.fatal is None
+    finally:
+        worker.stop()
