@@ -1,0 +1,184 @@
+"""Reports: MyInventory and MyRenewals downloads, and the outage report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from portal.services import outages, reports
+from portal.services.clock import clock
+from portal.services.errors import DomainError, NotFound
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _customer_id() -> int | None:
+    """The optional ?customer=<company id>; one the user may not see is a 404, like any other."""
+    raw = request.args.get("customer", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        abort(404)
+    customer_id = int(raw)
+    try:
+        reports.check_customer(current_user, customer_id)
+    except NotFound:
+        abort(404)
+    return customer_id
+
+
+def _suffix(customer_id: int | None) -> str:
+    return f"-customer{customer_id}" if customer_id is not None else ""
+
+
+def csv_response(columns: Sequence[reports.Column], rows: Iterable[dict], download_name: str) -> Response:
+    response = Response(stream_with_context(reports.csv_stream(columns, rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def xlsx_response(
+    sheet: str, columns: Sequence[reports.Column], rows: Iterable[dict], download_name: str
+) -> Response:
+    """Written to a temporary file in constant memory, then sent from the open file (already unlinked)."""
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-report-")
+    os.close(fd)
+    try:
+        reports.write_xlsx(path, sheet, columns, rows)
+        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
+    finally:
+        os.unlink(path)
+    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@login_required
+def index():
+    customers = reports.customers(current_user)
+    return render_template(
+        "reports/index.html",
+        customers=customers,
+        device_count=sum(c.devices for c in customers),
+        today=clock().today(),
+    )
+
+
+def _device_report(report: str, ext: str) -> Response:
+    customer_id = _customer_id()
+    today = clock().today()
+    sheet, columns = reports.REPORTS[report]
+    rows = reports.device_rows(current_user, today=today, customer_id=customer_id)
+    name = reports.filename(report, today, ext, _suffix(customer_id))
+    if ext == "csv":
+        return csv_response(columns, rows, name)
+    return xlsx_response(sheet, columns, rows, name)
+
+
+def _register_downloads() -> None:
+    for report in reports.REPORTS:
+        for ext in ("csv", "xlsx"):
+            view: Callable[..., Response] = (lambda r, e: lambda: _device_report(r, e))(report, ext)
+            view.__name__ = f"{report}_{ext}"
+            bp.add_url_rule(f"/{report}.{ext}", endpoint=f"{report}_{ext}", view_func=login_required(view))
+
+
+_register_downloads()
+
+
+# ---------------------------------------------------------------------------------------------
+# Outage report
+
+
+def _period_form():
+    from portal.forms.reports import OutagePeriodForm
+
+    today = clock().today()
+    given = MultiDict(
+        {key: value for key, value in request.args.items() if key in ("start", "end") and value.strip()}
+    )
+    form = OutagePeriodForm(given)
+    if "start" not in given:
+        form.start.data = today - timedelta(days=outages.DEFAULT_DAYS - 1)
+    if "end" not in given:
+        form.end.data = today
+    return form
+
+
+def _period(form) -> outages.Period | None:
+    """The checked period, or None with the errors attached to the form's fields."""
+    if not form.validate():
+        return None
+    try:
+        return outages.check_period(form.start.data, form.end.data, today=clock().today())
+    except DomainError as error:
+        from portal.views.helpers import attach_error
+
+        attach_error(form, error)
+        return None
+
+
+@bp.get("/outages")
+@login_required
+def outage_report():
+    customer_id = _customer_id()
+    form = _period_form()
+    period = _period(form)
+    report = None
+    if period is not None:
+        report = outages.outage_report(current_user, period, now=clock().now(), customer_id=customer_id)
+    context = {"form": form, "report": report, "period": period, "customer_id": customer_id}
+    return render_template("reports/outages.html", **context), (200 if period else 422)
+
+
+def _outage_download(ext: str) -> Response:
+    customer_id = _customer_id()
+    form = _period_form()
+    period = _period(form)
+    if period is None:
+        context = {"form": form, "report": None, "period": None, "customer_id": customer_id}
+        return Response(render_template("reports/outages.html", **context), status=422)
+    report = outages.outage_report(current_user, period, now=clock().now(), customer_id=customer_id)
+    name = f"Outages-{period.start.isoformat()}-to-{period.end.isoformat()}{_suffix(customer_id)}.{ext}"
+    if ext == "csv":
+        if request.args.get("by") == "site":
+            return csv_response(
+                outages.SITE_COLUMNS, outages.site_export_rows(report), name.replace(".csv", "-by-site.csv")
+            )
+        return csv_response(outages.DEVICE_COLUMNS, outages.device_export_rows(report), name)
+    return _outage_xlsx(report, name)
+
+
+def _outage_xlsx(report: outages.OutageReport, download_name: str) -> Response:
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-outages-")
+    os.close(fd)
+    try:
+        outages.write_xlsx(path, report)
+        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
+    finally:
+        os.unlink(path)
+    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/outages.csv")
+@login_required
+def outages_csv():
+    return _outage_download("csv")
+
+
+@bp.get("/outages.xlsx")
+@login_required
+def outages_xlsx():
+    return _outage_download("xlsx")
