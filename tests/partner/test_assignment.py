@@ -36,6 +36,11 @@ def _licenses() -> int:
     )
 
 
+def _text(response) -> str:
+    """The page without tags, as a reader sees it."""
+    return re.sub(r"<[^>]+>", "", response.get_data(as_text=True))
+
+
 def _remaining(code) -> int:
     db.session.expire(code)
     return code.remaining
@@ -67,7 +72,7 @@ def test_preview_shows_new_term_dates_without_writing_then_confirm_assigns_them(
     trial_end = add_months(today() - timedelta(days=30), 6)
     partner = client_for(app, cast.partner)
     response = partner.post("/partner/assign", data={"code": code.code, "device": [str(cast.device.id)]})
-    page = response.get_data(as_text=True)
+    page = _text(response)
     assert response.status_code == 200 and "Confirm and assign 1 license" in page
     expected = f"{trial_end:%d %b %Y} to {add_months(trial_end, 12):%d %b %Y}"
     assert expected in page  # appended after the trial: early renewal loses nothing
@@ -77,8 +82,8 @@ def test_preview_shows_new_term_dates_without_writing_then_confirm_assigns_them(
         "/partner/assign/confirm", data={"code": code.code, "device": [str(cast.device.id)]}
     )
     assert response.status_code == 303 and "/partner/assign/done" in response.headers["Location"]
-    done = partner.get(response.headers["Location"]).get_data(as_text=True)
-    assert expected in done and "2</strong> licenses left" in done
+    done = _text(partner.get(response.headers["Location"]))
+    assert expected in done and "2 licenses left" in done
     assert _remaining(code) == 2
     segments = db.session.scalars(
         select(SubscriptionSegment).where(SubscriptionSegment.device_id == cast.device.id)
