@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -178,7 +178,7 @@ def firmware_status(model: str, installed: str) -> str:
 # Rows
 
 
-def _row_query(user: User, customer_id: int | None, today: date):
+def _row_query(user: User, customer_id: int | None, today: date, device_ids: Collection[int] | None = None):
     running_plan = (
         select(SubscriptionSegment.plan)
         .where(
@@ -194,9 +194,11 @@ def _row_query(user: User, customer_id: int | None, today: date):
         .where(SubscriptionSegment.device_id == Device.id)
         .scalar_subquery()
     )
+    scope = scoped_devices(user, customer_id)
+    if device_ids is not None:
+        scope = scope.where(Device.id.in_(list(device_ids)))
     return (
-        scoped_devices(user, customer_id)
-        .with_only_columns(
+        scope.with_only_columns(
             Device.id,
             Device.serial,
             Device.model,
@@ -219,12 +221,17 @@ def _row_query(user: User, customer_id: int | None, today: date):
 
 
 def device_rows(
-    user: User, *, today: date, customer_id: int | None = None, prices: PriceList | None = None
+    user: User,
+    *,
+    today: date,
+    customer_id: int | None = None,
+    prices: PriceList | None = None,
+    device_ids: Collection[int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every column of MyInventory (MyRenewals is a subset) for each device, streamed in chunks."""
     prices = prices or load_price_list()
     warranty_skus: dict[str, str | None] = {}
-    for row in db.session.execute(_row_query(user, customer_id, today)):
+    for row in db.session.execute(_row_query(user, customer_id, today, device_ids)):
         variables = row.variables or {}
         if row.model not in warranty_skus:
             warranty_skus[row.model] = prices.warranty_sku_for(row.model, 1)

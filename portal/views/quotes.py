@@ -1,0 +1,178 @@
+"""Partner quotes: build one from shared devices or a MyRenewals file; show, print and download it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from portal.extensions import db, htmx
+from portal.forms.quotes import CalculatorForm, DevicesQuoteForm, UploadQuoteForm
+from portal.models import Company, Device
+from portal.services import access, quotes
+from portal.services.clock import clock
+from portal.services.errors import DomainError, NotFound
+from portal.services.renewals_upload import parse_renewals
+from portal.views.helpers import attach_error
+from portal.views.reports import XLSX_MIMETYPE, csv_response
+
+bp = Blueprint("quotes", __name__, url_prefix="/quotes")
+
+TOO_LARGE = "The file is larger than {mb} MB. Upload the MyRenewals report as downloaded (CSV or XLSX)."
+
+
+def _partners_only() -> None:
+    if not current_user.company.is_partner:
+        abort(404)
+
+
+def _shared_groups() -> list[tuple[str, list]]:
+    """Shared devices grouped by customer, for the device picker."""
+    rows = db.session.execute(
+        access.shared_devices(current_user)
+        .with_only_columns(Device.id, Device.serial, Device.model, Device.name, Device.site, Company.name)
+        .join(Company, Company.id == Device.owner_company_id)
+        .order_by(Company.name, Device.site, Device.serial)
+    ).all()
+    groups: dict[str, list] = {}
+    for row in rows:
+        groups.setdefault(row[5], []).append(row)
+    return list(groups.items())
+
+
+def _index(devices_form=None, upload_form=None, status: int = 200):
+    return render_template(
+        "quotes/index.html",
+        devices_form=devices_form or DevicesQuoteForm(formdata=None),
+        upload_form=upload_form or UploadQuoteForm(formdata=None),
+        groups=_shared_groups(),
+        recent=quotes.recent_quotes(current_user),
+    ), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    _partners_only()
+    return _index()
+
+
+@bp.post("/from-devices")
+@login_required
+def from_devices():
+    _partners_only()
+    form = DevicesQuoteForm()
+    if form.validate():
+        try:
+            lines = quotes.lines_from_devices(current_user, form.device.data or [], today=clock().today())
+            quote = quotes.create_quote(
+                current_user,
+                source="shared",
+                lines=lines,
+                customer_name=form.customer_name.data or "",
+                today=clock().today(),
+                now=clock().now(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("quotes.show", quote_id=quote.id), 303)
+    return _index(devices_form=form, status=422)
+
+
+@bp.post("/upload")
+@login_required
+def upload():
+    _partners_only()
+    try:
+        form = UploadQuoteForm()
+    except RequestEntityTooLarge:
+        form = UploadQuoteForm(formdata=None)
+        form.file.errors = [TOO_LARGE.format(mb=request.max_content_length // (1024 * 1024))]
+        return _index(upload_form=form, status=413)
+    if form.validate():
+        storage = form.file.data
+        try:
+            if storage is None or not getattr(storage, "filename", ""):
+                raise quotes.QuoteError("Choose the MyRenewals file to upload (CSV or XLSX).", field="file")
+            rows = parse_renewals(storage.filename, storage.read())
+            quote = quotes.create_quote(
+                current_user,
+                source="upload",
+                lines=quotes.lines_from_upload(rows),
+                customer_name=form.customer_name.data or "",
+                today=clock().today(),
+                now=clock().now(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("quotes.show", quote_id=quote.id), 303)
+    return _index(upload_form=form, status=422)
+
+
+def _quote_or_404(quote_id: str):
+    _partners_only()
+    try:
+        return quotes.quote_for(current_user, quote_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/<quote_id>")
+@login_required
+def show(quote_id: str):
+    quote = _quote_or_404(quote_id)
+    args = MultiDict({"qty": request.args["qty"]}) if request.args.get("qty", "").strip() else None
+    form = CalculatorForm(args)
+    status = 200
+    qty = None
+    if args is not None:
+        if form.validate():
+            qty = form.qty.data
+        else:
+            status = 422
+    else:
+        form.qty.data = len(quote.lines)
+    priced = quotes.price_quote(quote, calculator_quantity=qty)
+    context = {"quote": quote, "priced": priced, "form": form, "terms": quotes.TERMS, "plans": quotes.PLANS}
+    if htmx and htmx.target == "calculator":
+        return render_block("quotes/show.html", "calculator", **context), status
+    return render_template("quotes/show.html", **context), status
+
+
+@bp.get("/<quote_id>.csv")
+@login_required
+def show_csv(quote_id: str):
+    quote = _quote_or_404(quote_id)
+    priced = quotes.price_quote(quote)
+    return csv_response(
+        quotes.EXPORT_COLUMNS,
+        quotes.export_rows(priced),
+        f"Quote-{quote.quoted_on.isoformat()}-{quote.id[:8]}.csv",
+    )
+
+
+@bp.get("/<quote_id>.xlsx")
+@login_required
+def show_xlsx(quote_id: str) -> Response:
+    quote = _quote_or_404(quote_id)
+    priced = quotes.price_quote(quote)
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-quote-")
+    os.close(fd)
+    try:
+        quotes.write_xlsx(path, priced)
+        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
+    finally:
+        os.unlink(path)
+    name = f"Quote-{quote.quoted_on.isoformat()}-{quote.id[:8]}.xlsx"
+    return send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name)
