@@ -16,7 +16,7 @@ def test_customer_signs_up_invites_a_coworker_and_signs_back_in(page: Page, base
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.get_by_text("Harbour Data Centre").first).to_be_visible()
 
-    page.get_by_role("link", name="Team").click()
+    page.get_by_role("link", name="Team", exact=True).click()
     invite = page.get_by_label("Co-worker's email")
     invite.fill("not-an-address")
     page.get_by_role("button", name="Send Invite").click()
@@ -49,7 +49,7 @@ def test_lab_clock_moves_forward_and_back(page: Page, base_url: str):
     page.get_by_label("Email").fill("lucia@clock.example")
     page.get_by_label("Password").fill("a long enough password")
     page.get_by_role("button", name="Create account").click()
-    page.get_by_role("link", name="Lab").click()
+    page.get_by_role("link", name="Lab", exact=True).click()
     expect(page.locator("#lab-offset")).to_have_text("0 days")
     page.get_by_role("button", name="+30 days").click()
     expect(page.locator("#lab-offset")).to_have_text("30 days")

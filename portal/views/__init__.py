@@ -36,6 +36,7 @@ def register_blueprints(app: Flask) -> None:
             continue
         app.register_blueprint(blueprint)
     app.add_template_filter(format_code, "format_code")
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     @app.context_processor
     def navigation():

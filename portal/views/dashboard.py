@@ -1,10 +1,12 @@
-"""The signed-in home page."""
+"""The dashboard: fleet tiles, banners and the device table, refreshed through partials."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_blocks
 
-from portal.services import devices
-from portal.services.clock import clock
+from portal.extensions import htmx
+from portal.services import fleet_overview
+from portal.services.clock import clock, utcnow
 
 bp = Blueprint("dashboard", __name__)
 
@@ -17,6 +19,12 @@ def home():
 @bp.get("/dashboard")
 @login_required
 def index():
-    today = clock().today()
-    rows = devices.visible_device_rows(current_user, today=today)
-    return render_template("dashboard/index.html", rows=rows, today=today)
+    filters = fleet_overview.Filters.parse(request.args)
+    # Business dates (plans, renewals) follow the lab clock; liveness follows the real one.
+    view = fleet_overview.overview(
+        current_user, filters, today=clock().today(), now=utcnow(), stale_after_s=current_app.config["STALE_AFTER_S"]
+    )
+    context = {"view": view, "filters": filters, "modes": fleet_overview.MODES, "plans": fleet_overview.PLANS}
+    if htmx and not htmx.boosted:
+        return render_blocks("dashboard/index.html", ["device_table", "tiles"], oob=True, **context)
+    return render_template("dashboard/index.html", **context)

@@ -1,0 +1,125 @@
+"""Dashboard: tiles by operating mode, filters, sorting, pagination and the htmx partial."""
+
+from datetime import timedelta
+
+import pytest
+
+from portal.extensions import db
+from portal.models import CompanyKind, DeviceStatus
+from portal.services import licensing
+from portal.services.clock import clock, utcnow
+from tests.portal.factories import login, make_device, make_user, share
+
+
+def _status(device, ups_status="OL CHRG", online=True, seen_ago_s=5, **variables):
+    db.session.add(
+        DeviceStatus(
+            device_id=device.id, online=online, last_seen_at=utcnow() - timedelta(seconds=seen_ago_s), ups_status=ups_status,
+            variables={"ups.status": ups_status, **variables},
+        )
+    )
+    db.session.commit()
+
+
+@pytest.fixture
+def fleet(app):
+    owner = make_user()
+    devices = {
+        "online": make_device(owner, model="SMT1500C"),
+        "on_battery": make_device(owner, model="SMT1500C"),
+        "low_battery": make_device(owner, model="SMC1500C"),
+        "offline": make_device(owner, model="SMT750C"),
+        "stale": make_device(owner, model="SMT750C"),
+    }
+    _status(devices["online"], "OL CHRG", **{"ups.load": 40, "battery.charge": 100})
+    _status(devices["on_battery"], "OB DISCHRG", **{"ups.load": 55, "battery.charge": 71})
+    _status(devices["low_battery"], "OB DISCHRG LB", **{"ups.load": 60, "battery.charge": 8})
+    _status(devices["offline"], "OL", online=False)
+    _status(devices["stale"], "OL", seen_ago_s=3600)
+    licensing.start_trial(devices["online"], today=clock().today(), now=clock().now())
+    db.session.commit()
+    return owner, devices
+
+
+def _tile(page: str, mode: str) -> int:
+    chunk = page.split(f'data-mode="{mode}"', 1)[1]
+    return int(chunk.split('<span class="tile-count">', 1)[1].split("<", 1)[0])
+
+
+def test_tiles_count_devices_by_operating_mode(client, fleet):
+    owner, _ = fleet
+    login(client, owner)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert [_tile(page, mode) for mode in ("online", "on_battery", "low_battery", "offline", "stale")] == [1, 1, 1, 1, 1]
+    assert "Trial ending" not in page  # six months away
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("mode=on_battery", {"on_battery"}),
+        ("mode=low_battery", {"low_battery"}),
+        ("plan=standard", {"online"}),
+        ("plan=basic", {"on_battery", "low_battery", "offline", "stale"}),
+        ("model=SMT750C", {"offline", "stale"}),
+        ("mode=nonsense", {"online", "on_battery", "low_battery", "offline", "stale"}),
+    ],
+)
+def test_filters(client, fleet, query, expected):
+    owner, devices = fleet
+    login(client, owner)
+    page = client.get(f"/dashboard?{query}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    shown = {key for key, device in devices.items() if f'data-serial="{device.serial}"' in page}
+    assert shown == expected
+
+
+def test_search_and_sort(client, fleet):
+    owner, devices = fleet
+    login(client, owner)
+    page = client.get(f"/dashboard?q={devices['stale'].serial[-4:].lower()}").get_data(as_text=True)
+    assert devices["stale"].serial in page and devices["online"].serial not in page
+    page = client.get("/dashboard?sort=-charge").get_data(as_text=True)
+    order = [page.index(f'data-serial="{devices[k].serial}"') for k in ("online", "on_battery", "low_battery")]
+    assert order == sorted(order)
+
+
+def test_partial_is_the_table_block_with_tiles_out_of_band(client, fleet):
+    owner, _ = fleet
+    login(client, owner)
+    response = client.get("/dashboard", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="device-table"')
+    assert 'id="tiles"' in body and 'hx-swap-oob="true"' in body
+    assert "<html" not in body
+
+
+def test_pagination(client, app):
+    owner = make_user()
+    for _ in range(30):
+        make_device(owner)
+    login(client, owner)
+    first = client.get("/dashboard").get_data(as_text=True)
+    second = client.get("/dashboard?page=2").get_data(as_text=True)
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    assert first.count("data-serial=") == 25 and second.count("data-serial=") == 5
+
+
+def test_partner_sees_shared_devices_only_and_strangers_see_nothing(client, fleet):
+    owner, devices = fleet
+    partner, stranger = make_user(CompanyKind.PARTNER), make_user(CompanyKind.PARTNER)
+    share(devices["online"], partner)
+    login(client, partner)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert devices["online"].serial in page and devices["offline"].serial not in page and "Shared with me" in page
+    client.post("/logout")
+    login(client, stranger)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert not any(device.serial in page for device in devices.values())
+
+
+def test_renewal_and_trial_banners_follow_the_lab_clock(client, fleet):
+    owner, _ = fleet
+    login(client, owner)
+    client.post("/lab/clock", data={"days": "160"})
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Trial ending" in page and "Renewal due" in page
