@@ -15,13 +15,12 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Company, Device, DeviceStatus, SubscriptionSegment, User
 from portal.services import access
-from portal.services.calendar_dates import add_months
+from portal.services.battery_life import battery_replace_by
 from portal.services.plans import Plan
 from portal.services.subscription_timeline import Segment, Timeline, covered_until, current_segment
 
 # Decision: a battery is due for replacement four years after it was installed, unless the UPS
 # itself reports a replace-by date (NUT battery.date.maintenance, which Smart-UPS units report).
-BATTERY_LIFE_MONTHS = 48
 RENEWAL_SOON_DAYS = 90
 
 
@@ -55,25 +54,6 @@ class SharedDeviceRow:
 class CustomerGroup:
     company: Company
     rows: list[SharedDeviceRow]
-
-
-def _parse_date(value: object) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value.replace("/", "-")[:10])
-    except ValueError:
-        return None
-
-
-def battery_replace_by(device: Device, variables: dict | None) -> date | None:
-    """The UPS's own replace-by date when it reports one, else installation + BATTERY_LIFE_MONTHS."""
-    reported = _parse_date((variables or {}).get("battery.date.maintenance"))
-    if reported:
-        return reported
-    return (
-        add_months(device.battery_installed_on, BATTERY_LIFE_MONTHS) if device.battery_installed_on else None
-    )
 
 
 def timelines_for(device_ids: list[int]) -> dict[int, Timeline]:
@@ -111,7 +91,7 @@ def device_rows(devices: list[Device], *, today: date) -> list[SharedDeviceRow]:
                 plan=segment.plan if segment else Plan.BASIC,
                 term_ends_on=covered_until(timeline, today) if segment else None,
                 lapsed_on=max(past) if past and segment is None else None,
-                battery_replace_by=battery_replace_by(device, statuses.get(device.id)),
+                battery_replace_by=battery_replace_by(device.model, device.battery_installed_on, statuses.get(device.id)),
                 battery_warranty_ends_on=device.battery_warranty_ends_on,
                 warranty_ends_on=device.warranty_ends_on,
                 today=today,

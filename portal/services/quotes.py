@@ -24,6 +24,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Device, Quote, User
 from portal.services import access, reports
+from portal.services.battery_life import battery_life_months
 from portal.services.calendar_dates import add_months
 from portal.services.errors import DomainError, NotFound
 from portal.services.plans import Plan
@@ -207,7 +208,7 @@ def batteries_needed(line: dict[str, Any], until: date) -> int:
     if not line.get("battery_replace_by"):
         return 0
     due = date.fromisoformat(line["battery_replace_by"])
-    life = reports.battery_life_months(line.get("model", "")) or DEFAULT_BATTERY_LIFE_MONTHS
+    life = battery_life_months(line.get("model", "")) or DEFAULT_BATTERY_LIFE_MONTHS
     count = 0
     while due < until and count < 10:
         count += 1

@@ -20,12 +20,11 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Company, Device, DeviceStatus, SubscriptionSegment, User
 from portal.services import access
-from portal.services.calendar_dates import add_months
+from portal.services.battery_life import battery_replace_by
 from portal.services.errors import NotFound
 from portal.services.firmware import update_available
 from portal.services.plans import Plan
 from portal.services.price_list import PriceList, battery_sku_for, load_price_list
-from simulator.catalog import model_spec
 
 CHUNK = 1000
 NO_SUCH_CUSTOMER = "No such customer in your account."
@@ -126,38 +125,6 @@ def device_count(user: User, customer_id: int | None = None) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Derived values
-
-
-def parse_day(value: object) -> date | None:
-    """A date from a NUT variable ("2028-05-01", "2028/05/01"); None when absent or unreadable."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value.strip().replace("/", "-")[:10])
-    except ValueError:
-        return None
-
-
-def battery_life_months(model: str) -> int | None:
-    """The model's battery design life at 25 C in months, from the catalogue; None if unknown."""
-    try:
-        return round(model_spec(model).design_life_years_25c * 12)
-    except ValueError:
-        return None
-
-
-def battery_replace_by(model: str, installed_on: date | None, variables: dict | None) -> date | None:
-    """The UPS's own replace-by date (battery.date.maintenance) when reported, else installation
-    plus the model's design life, else unknown."""
-    reported = parse_day((variables or {}).get("battery.date.maintenance"))
-    if reported:
-        return reported
-    life = battery_life_months(model)
-    if installed_on is None or life is None:
-        return None
-    return add_months(installed_on, life)
 
 
 def _number(value: object) -> float | None:

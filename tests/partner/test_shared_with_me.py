@@ -46,7 +46,7 @@ def test_battery_replace_by_and_warranty_dates(app, cast):
     cast.device.warranty_ends_on = date(2027, 5, 2)
     db.session.commit()
     row = partner_views.shared_with_me(cast.partner, today=today())[0].rows[0]
-    assert row.battery_replace_by == date(2028, 5, 2)  # installed + 4 years
+    assert row.battery_replace_by == date(2029, 5, 2)  # installed + the model's 5-year design life
     assert row.battery_warranty_ends_on == cast.device.battery_warranty_ends_on  # trial bonus year included
     assert row.warranty_ends_on == date(2027, 5, 2)
     db.session.add(

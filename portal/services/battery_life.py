@@ -1,0 +1,40 @@
+"""When a battery is due for replacement: one rule for reports, Shared With Me and quotes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from portal.services.calendar_dates import add_months
+from simulator.catalog import model_spec
+
+
+def parse_day(value: object) -> date | None:
+    """A date from a NUT variable ("2028-05-01", "2028/05/01"); None when absent or unreadable."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip().replace("/", "-")[:10])
+    except ValueError:
+        return None
+
+
+def battery_life_months(model: str) -> int | None:
+    """The model's battery design life at 25 C in months, from the catalogue; None if unknown."""
+    try:
+        return round(model_spec(model).design_life_years_25c * 12)
+    except ValueError:
+        return None
+
+
+def battery_replace_by(model: str, installed_on: date | None, variables: dict | None) -> date | None:
+    """The UPS's own replace-by date (battery.date.maintenance) when reported, else installation
+    plus the model's design life, else unknown."""
+    reported = parse_day((variables or {}).get("battery.date.maintenance"))
+    if reported:
+        return reported
+    life = battery_life_months(model)
+    if installed_on is None or life is None:
+        return None
+    return add_months(installed_on, life)
