@@ -71,5 +71,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MQTT_BROKER_KIND": _env("MQTT_BROKER_KIND", ""),  # embedded | mosquitto | external, set by the lab runner
         "STALE_AFTER_S": int(_env("STALE_AFTER_S", "300") or 300),  # silent longer than this: "stale"
         "TELEMETRY_FULL_RES_DAYS": int(_env("TELEMETRY_FULL_RES_DAYS", "7") or 7),
+        "TELEMETRY_BUCKET_S": int(_env("TELEMETRY_BUCKET_S", "900") or 900),  # rollup bucket beyond the window
         "EVENT_RETENTION_DAYS": 30,
+        "LAB_OUTBOX_DIR": _env("LAB_OUTBOX_DIR") or str(instance_path / "lab-outbox"),
     }

@@ -26,6 +26,7 @@ from devicelink.brokers import (
     parse_mqtt_url,
 )
 from devicelink.provisioning import claim_code, factory_key_from_env, manufacture
+from portal.lab_mail import LabMailServer
 
 PORTAL_MQTT_USER = "portal"
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             if mosquitto_binary():
                 broker = PrivateMosquitto.for_factory(
                     instance / "mosquitto", [d.serial for d in fleet], factory_key, port=mqtt_port,
-                    users={PORTAL_MQTT_USER: portal_password},
+                    users={PORTAL_MQTT_USER: portal_password}, max_inflight_messages=1000,
                 )
                 kind = "mosquitto"
             else:
@@ -102,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start the message broker: {error}", file=sys.stderr)
         return 2
     env.update(UPSCONNECT_MQTT_URL=broker_url, UPSCONNECT_MQTT_BROKER_KIND=kind)
+
+    # Mail goes to the lab's own SMTP server; the Lab Outbox page reads it.
+    mail = LabMailServer(app.config["LAB_OUTBOX_DIR"])
+    mail.start()
+    env.update(UPSCONNECT_MAIL_SERVER=mail.host, UPSCONNECT_MAIL_PORT=str(mail.port))
 
     logs = instance / "logs"
     logs.mkdir(exist_ok=True)
@@ -151,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 process.kill()
         if broker is not None:
             broker.stop()
+        mail.stop()
         print("upsconnect stopped.")
     return 0
 
@@ -172,7 +179,7 @@ def _print_banner(args, kind, broker_url, credentials, fleet, factory_key, contr
             "  Claim one from the dashboard with its serial and the code on its display:",
             *[f"    {d.model:<14} {d.serial}   code {claim_code(factory_key, d.serial)}" for d in fleet[:5]],
         ]
-    lines += [f"  Logs: {logs}", ""]
+    lines += [f"  Sent mail: the Lab › Outbox page.   Logs: {logs}", ""]
     print("\n".join(lines), flush=True)
 
 

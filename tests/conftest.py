@@ -28,6 +28,7 @@ def make_app(database_url: str, tmp_path, **overrides):
         "SERVER_NAME": "portal.test",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 9,  # discard: tests that need mail start their own server
+        "LAB_OUTBOX_DIR": str(tmp_path / "instance" / "lab-outbox"),
     }
     config.update(overrides)
     app = create_app(config)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -30,9 +29,8 @@ class Message:
 
 
 def outbox_folder() -> Path:
-    """instance/lab-outbox, unless UPSCONNECT_LAB_OUTBOX_DIR names another folder (the e2e tests do)."""
-    configured = current_app.config.get("LAB_OUTBOX_DIR") or os.environ.get("UPSCONNECT_LAB_OUTBOX_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "lab-outbox"
+    """Where the lab mail server keeps messages: LAB_OUTBOX_DIR (default instance/lab-outbox)."""
+    return Path(current_app.config["LAB_OUTBOX_DIR"])
 
 
 def _names(folder: Path) -> list[str]:
