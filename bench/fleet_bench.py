@@ -16,11 +16,8 @@ import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devicelink.brokers import PrivateMosquitto, mosquitto_binary  # noqa: E402
 from devicelink.provisioning import LAB_FACTORY_KEY, manufacture  # noqa: E402
