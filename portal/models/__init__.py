@@ -3,7 +3,13 @@
 from portal.models.accounts import Company, CompanyKind, Invitation, User
 from portal.models.devices import Device, DeviceShare, ShareStatus
 from portal.models.lab import LabClockSetting
-from portal.models.licensing import ActivationCode, Entitlement, LicenseOrder, OrderChannel, SubscriptionSegment
+from portal.models.licensing import (
+    ActivationCode,
+    Entitlement,
+    LicenseOrder,
+    OrderChannel,
+    SubscriptionSegment,
+)
 from portal.models.quotes import Quote
 from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 

@@ -12,7 +12,15 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, update
 
 from portal.extensions import db
-from portal.models import ActivationCode, Device, Entitlement, LicenseOrder, OrderChannel, SubscriptionSegment, User
+from portal.models import (
+    ActivationCode,
+    Device,
+    Entitlement,
+    LicenseOrder,
+    OrderChannel,
+    SubscriptionSegment,
+    User,
+)
 from portal.services import access
 from portal.services.activation_codes import check_code_format, generate_code
 from portal.services.calendar_dates import add_months
