@@ -57,6 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.services.clock import install_clock
 
     install_clock(app)
+    # The payment gateway behind Buy online; the sandbox accepts documented test cards only.
+    from portal.services.payments import SandboxGateway
+
+    app.extensions["upsconnect.payments"] = SandboxGateway()
     auth_session.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
