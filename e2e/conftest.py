@@ -1,4 +1,8 @@
-"""End-to-end fixtures: a real portal on a free port with a fresh database, driven by Chromium."""
+"""End-to-end fixtures: the whole product on free ports (e2e/stack.py), driven by headless Chromium.
+
+On failure pytest-playwright keeps a trace and a screenshot per test under e2e-artifacts/, and the server
+logs of every stack are copied to e2e-artifacts/server-logs/; the summary prints where.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,23 @@ from pathlib import Path
 
 import pytest
 
+from e2e.lab_control import LabControl
+from e2e.stack import LabStack
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
+SERVER_LOGS = ARTIFACTS / "server-logs"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
+_stacks: list[tuple[str, Path]] = []  # (name, logs folder) of every stack started in this run
 
 
 def _free_port() -> int:
@@ -44,8 +59,13 @@ def browser_type_launch_args(browser_type_launch_args):
     return args
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
 class Portal:
-    """The portal as a child process: web server on a free port, lab mode, its own SQLite file."""
+    """The web portal alone as a child process: lab mode, its own SQLite file (no broker, no fleet)."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -66,16 +86,36 @@ class Portal:
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "flask", *args], env=self.env, cwd=ROOT, check=True, capture_output=True, text=True,
+            [sys.executable, "-m", "flask", *args],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         )
 
     def start(self) -> None:
         self.flask("db", "upgrade")
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-reload",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        _stacks.append((f"portal-{self.port}", self.log_path))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -97,19 +137,44 @@ class Portal:
                 self.process.wait()
 
 
+def start_stack(tmp_path_factory, name: str, **options) -> LabStack:
+    stack = LabStack(tmp_path_factory.mktemp(name), **options)
+    _stacks.append((name, stack.logs))
+    return stack
+
+
 @pytest.fixture(scope="session")
-def portal(tmp_path_factory):
-    server = Portal(tmp_path_factory.mktemp("portal"))
-    server.start()
-    yield server
-    server.stop()
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(server.log_path, ARTIFACTS / "portal.log")
+def lab_stack(tmp_path_factory):
+    """One shared stack: broker, ingest, web, a 6-device fleet, lab SMTP and a webhook receiver."""
+    with start_stack(tmp_path_factory, "shared-stack", devices=6, seed=2611) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def portal(lab_stack):
+    return lab_stack
 
 
 @pytest.fixture(scope="session")
 def base_url(portal):
     return portal.url
+
+
+@pytest.fixture(scope="session")
+def lab_control(lab_stack) -> LabControl:
+    return LabControl(lab_stack.control_url)
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(lab_stack):
+    """The stack's local webhook receiver (pytest-httpserver): point Slack/Teams routes at its url_for()."""
+    return lab_stack.webhook
+
+
+@pytest.fixture(scope="session")
+def mail_outbox(lab_stack) -> Path:
+    """Folder where the lab SMTP server keeps every message (.eml); the Lab › Outbox page reads it."""
+    return lab_stack.outbox
 
 
 def pytest_configure(config):
@@ -121,6 +186,56 @@ def pytest_configure(config):
         config.option.screenshot = "only-on-failure"
 
 
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        return
+    for name, logs in _stacks:
+        if not logs.exists():
+            continue
+        target = SERVER_LOGS / name
+        target.mkdir(parents=True, exist_ok=True)
+        if logs.is_file():
+            shutil.copy(logs, target / logs.name)
+        else:
+            shutil.copytree(logs, target, dirs_exist_ok=True)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if exitstatus != 0 and ARTIFACTS.exists():
         terminalreporter.write_line(f"e2e artifacts (traces, screenshots, server logs): {ARTIFACTS}")
+
+
+# ---------------------------------------------------------------------- steps the journeys share
+PASSWORD = "a long enough password"
+
+
+def sign_up(page, url: str, *, company: str, name: str, email: str, partner: bool = False) -> None:
+    """A new company signs up from the public page and lands on its dashboard."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/signup")
+    page.get_by_label("Company name").fill(company)
+    if partner:
+        page.get_by_label("Partner (reseller or service provider)").check()
+    page.get_by_label("Country").fill("Ireland")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def claim_device(page, url: str, lab: LabControl, serial: str) -> int:
+    """Read the registration code off the device's LCD and claim it; returns the device page id."""
+    import re
+
+    from playwright.sync_api import expect
+
+    code = lab.lcd(serial)["registration_code"]
+    page.goto(f"{url}/dashboard")
+    page.get_by_role("link", name="Claim a device").click()
+    page.get_by_label("Serial number").fill(serial)
+    page.get_by_label("Registration code").fill(code)
+    page.get_by_role("button", name="Claim device").click()
+    expect(page).to_have_url(re.compile(r"/devices/\d+$"), timeout=15_000)
+    return int(page.url.rsplit("/", 1)[1])
