@@ -47,7 +47,7 @@ def _buy_page(form: CardForm, choices: dict[int, str], status: int = 200, cart_e
         status = 422
     context = {"form": form, "cart": cart, "choices": choices, "products": SELLABLE_PRODUCTS, "cart_error": cart_error}
     if htmx and request.method == "GET" and request.args.get("partial") == "cart":
-        return render_block("subscriptions/buy.html", "cart", **context)
+        return render_block("subscriptions/buy.html", "cart", partial=True, **context)
     return render_template("subscriptions/buy.html", **context), status
 
 
