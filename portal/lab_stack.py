@@ -29,6 +29,8 @@ from devicelink.provisioning import claim_code, factory_key_from_env, manufactur
 from portal.lab_mail import LabMailServer
 
 PORTAL_MQTT_USER = "portal"
+MAINTENANCE_EVERY_S = 15 * 60
+SCHEDULED_JOBS = ("maintenance", "renewals")
 
 
 def _secret(instance: Path, name: str) -> str:
@@ -118,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         log = (logs / f"{name}.log").open("a")
         children.append((name, subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)))
 
-    if "ingest" in app.cli.list_commands(None):
-        spawn("ingest", [python, "-m", "flask", "ingest"])
+    for worker in ("ingest", "notify"):  # telemetry in; alerts out
+        if worker in app.cli.list_commands(None):
+            spawn(worker, [python, "-m", "flask", worker])
     control_port = free_port()
     if fleet:
         spawn("fleet", [
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     spawn("web", [python, "-m", "gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{args.port}",
                   "--access-logfile", "-", "portal:create_app()"])
 
+    maintenance_log = (logs / "maintenance.log").open("a")
     _print_banner(args, kind, broker_url, credentials, fleet, factory_key, control_port, logs)
     stop = {"now": False}
 
@@ -140,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
+        next_maintenance = time.monotonic()
         while not stop["now"]:
+            if time.monotonic() >= next_maintenance:
+                # The scheduled jobs a production install runs from cron; each is safe to run any number of times.
+                for job in SCHEDULED_JOBS:
+                    if job in app.cli.list_commands(None):
+                        subprocess.Popen([python, "-m", "flask", job], env=env, stdout=maintenance_log, stderr=subprocess.STDOUT)
+                next_maintenance = time.monotonic() + MAINTENANCE_EVERY_S
             for name, process in children:
                 if process.poll() is not None:
                     print(f"{name} stopped (exit {process.returncode}); see {logs / (name + '.log')}", file=sys.stderr)
