@@ -1,15 +1,17 @@
 """Devices: claim one, its page, remote commands and removal."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
 
 from devicelink.provisioning import factory_key_from_env
 from portal.device_link import publish_command
-from portal.extensions import db, limiter
+from portal.extensions import db, htmx, limiter
 from portal.forms.devices import ClaimForm
-from portal.services import access, claiming, commands, device_page
-from portal.services.clock import clock
+from portal.services import access, claiming, commands, device_history, device_page, licensing
+from portal.services.clock import clock, utcnow
 from portal.services.errors import DomainError, NotFound
+from portal.services.plans import Feature, why_not
 from portal.views.helpers import attach_error
 
 bp = Blueprint("devices", __name__)
@@ -41,32 +43,123 @@ def claim():
         lab_clock = clock()
         try:
             result = claiming.claim_device(
-                current_user, form.serial.data or "", form.code.data or "",
-                factory_key=factory_key_from_env(current_app.config["FACTORY_KEY"]), today=lab_clock.today(), now=lab_clock.now(),
+                current_user,
+                form.serial.data or "",
+                form.code.data or "",
+                factory_key=factory_key_from_env(current_app.config["FACTORY_KEY"]),
+                today=lab_clock.today(),
+                now=lab_clock.now(),
             )
         except DomainError as error:
             db.session.rollback()
             attach_error(form, error)
         else:
             db.session.commit()
-            trial = " Its 6-month Standard trial has started." if result.trial_granted else " This serial had its trial before, so it starts on the Basic plan."
-            flash(f"{result.device.model} {result.device.serial} is now registered to {current_user.company.name}.{trial}", "success")
+            trial = (
+                " Its 6-month Standard trial has started."
+                if result.trial_granted
+                else " This serial had its trial before, so it starts on the Basic plan."
+            )
+            flash(
+                f"{result.device.model} {result.device.serial} is now registered to {current_user.company.name}.{trial}",
+                "success",
+            )
             return redirect(url_for("devices.show", device_id=result.device.id))
     status = 422 if form.is_submitted() else 200
     return render_template("devices/claim.html", form=form), status
 
 
-@bp.get("/devices/<int:device_id>")
-@login_required
-def show(device_id: int):
-    device = _device_or_404(device_id)
+def _context(device, **extra) -> dict:
+    """What every part of the device page renders from: business dates on the lab clock, liveness on the real one."""
     lab_clock = clock()
     commands.expire_overdue(lab_clock.now(), device.id)
     db.session.commit()
     view = device_page.build(
-        current_user, device, today=lab_clock.today(), now=lab_clock.now(), stale_after_s=current_app.config["STALE_AFTER_S"]
+        current_user,
+        device,
+        today=lab_clock.today(),
+        now=utcnow(),
+        stale_after_s=current_app.config["STALE_AFTER_S"],
     )
-    return render_template("devices/show.html", view=view)
+    events = device_history.event_log(
+        device, severity=request.args.get("severity", ""), fallback_end=lab_clock.now()
+    )
+    return {
+        "view": view,
+        "events": events,
+        "severities": device_history.SEVERITIES,
+        "ranges": device_history.RANGES,
+        "default_range": device_history.DEFAULT_RANGE,
+        "confirm_group": None,
+        **extra,
+    }
+
+
+def _page_or_block(device, block: str, status: int = 200, **extra):
+    context = _context(device, **extra)
+    if htmx and not htmx.boosted:
+        return render_block("devices/show.html", block, **context), status
+    return render_template("devices/show.html", **context), status if status != 286 else 200
+
+
+@bp.get("/devices/<int:device_id>")
+@login_required
+def show(device_id: int):
+    return render_template("devices/show.html", **_context(_device_or_404(device_id)))
+
+
+@bp.get("/devices/<int:device_id>/live")
+@login_required
+def live_status(device_id: int):
+    """The live status region, polled every few seconds."""
+    return _page_or_block(_device_or_404(device_id), "live_status")
+
+
+@bp.get("/devices/<int:device_id>/command-log")
+@login_required
+def command_log(device_id: int):
+    """The command log; answers 286 (htmx: stop polling) once no command is under way."""
+    device = _device_or_404(device_id)
+    context = _context(device)
+    status = 200 if context["view"].open_commands else 286
+    if htmx and not htmx.boosted:
+        return render_block("devices/show.html", "command_log", **context), status
+    return render_template("devices/show.html", **context)
+
+
+@bp.get("/devices/<int:device_id>/events")
+@login_required
+def events(device_id: int):
+    """The event log, filtered by severity."""
+    return _page_or_block(_device_or_404(device_id), "event_log")
+
+
+@bp.get("/devices/<int:device_id>/history.json")
+@login_required
+def history(device_id: int):
+    """Chart series for one range (1h, 24h, 7d, 30d), uPlot-ready."""
+    device = _device_or_404(device_id)
+    reason = why_not(licensing.current_plan(device, clock().today()), Feature.HEALTH_VALUES)
+    if reason:
+        return jsonify({"error": reason}), 403
+    data = device_history.history(
+        device,
+        request.args.get("range", device_history.DEFAULT_RANGE),
+        fallback_end=clock().now(),
+        bucket_seconds=current_app.config["TELEMETRY_BUCKET_S"],
+    )
+    return jsonify(data)
+
+
+@bp.get("/devices/<int:device_id>/outlet-reboot")
+@login_required
+def confirm_reboot(device_id: int):
+    """The confirmation step before an outlet group is power-cycled."""
+    device = _device_or_404(device_id)
+    group = request.args.get("group", "")
+    if group not in (device.outlet_groups or [])[1:]:
+        abort(404)
+    return _page_or_block(device, "actions", confirm_group=group)
 
 
 @bp.post("/devices/<int:device_id>/commands")
@@ -77,14 +170,23 @@ def send_command(device_id: int):
     lab_clock = clock()
     try:
         command = commands.issue_command(
-            current_user, device, request.form.get("type", ""), args, publish=publish_command, today=lab_clock.today(), now=lab_clock.now()
+            current_user,
+            device,
+            request.form.get("type", ""),
+            args,
+            publish=publish_command,
+            today=lab_clock.today(),
+            now=lab_clock.now(),
         )
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"{command.type} sent." if command.status == "sent" else command.message, "success" if command.status == "sent" else "error")
+        flash(
+            f"{command.type} sent." if command.status == "sent" else command.message,
+            "success" if command.status == "sent" else "error",
+        )
     return redirect(url_for("devices.show", device_id=device.id)), 303
 
 
@@ -97,5 +199,8 @@ def remove(device_id: int):
     except NotFound:
         abort(404, access.NOT_FOUND)
     db.session.commit()
-    flash(f"{device.serial} was removed from your account. Its history is kept; registering it again gives no new trial.", "info")
+    flash(
+        f"{device.serial} was removed from your account. Its history is kept; registering it again gives no new trial.",
+        "info",
+    )
     return redirect(url_for("dashboard.index")), 303
