@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -246,6 +247,9 @@ def run_fleet(args: argparse.Namespace) -> int:
         if control is not None:
             control.stop()
         broker.stop()
+        # A private Mosquitto the fleet started lives in a temporary folder: leave nothing behind.
+        if isinstance(broker, PrivateMosquitto):
+            shutil.rmtree(broker.config_dir, ignore_errors=True)
     stats = fleet.stats()
     log.info(
         "stopped: %d devices, %d messages published, %d acknowledged",
