@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Company, Device, DeviceEvent, User
 from portal.services.errors import DomainError
-from portal.services.reports import Column, scoped_devices
+from portal.services.reports import Column, scoped_devices, write_workbook
 
 ON_BATTERY = "0x0109"
 OFF_BATTERY = "0x010A"
@@ -302,29 +301,10 @@ def site_export_rows(report: OutageReport) -> Iterator[dict[str, Any]]:
 
 def write_xlsx(path: str, report: OutageReport) -> None:
     """Two sheets, "By site" then "By device", in constant memory."""
-    workbook = xlsxwriter.Workbook(
-        path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
-    try:
-        bold = workbook.add_format({"bold": True, "bg_color": "#E8EDF1", "text_wrap": True, "valign": "top"})
-        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        for title, columns, rows in (
+    write_workbook(
+        path,
+        [
             ("By site", SITE_COLUMNS, site_export_rows(report)),
             ("By device", DEVICE_COLUMNS, device_export_rows(report)),
-        ):
-            sheet = workbook.add_worksheet(title)
-            for i, column in enumerate(columns):
-                sheet.set_column(i, i, column.width)
-                sheet.write_string(0, i, column.header, bold)
-            sheet.freeze_panes(1, 0)
-            for r, row in enumerate(rows, 1):
-                for i, column in enumerate(columns):
-                    value = row[column.key]
-                    if isinstance(value, date):
-                        sheet.write_datetime(r, i, datetime(value.year, value.month, value.day), day)
-                    elif isinstance(value, int | float):
-                        sheet.write_number(r, i, value)
-                    elif value:
-                        sheet.write_string(r, i, str(value))
-    finally:
-        workbook.close()
+        ],
+    )

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -370,34 +369,11 @@ def device_export_rows(priced: PricedQuote) -> Iterator[dict[str, Any]]:
 
 def write_xlsx(path: str, priced: PricedQuote) -> None:
     """Sheets "Quote" (every option's lines) and "Devices" (what each device needs per term)."""
-    workbook = xlsxwriter.Workbook(
-        path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
-    try:
-        bold = workbook.add_format({"bold": True, "bg_color": "#E8EDF1", "text_wrap": True, "valign": "top"})
-        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        money = workbook.add_format({"num_format": "#,##0.00"})
-        for title, columns, rows in (
+    reports.write_workbook(
+        path,
+        [
             ("Quote", EXPORT_COLUMNS, export_rows(priced)),
             ("Devices", DEVICE_COLUMNS, device_export_rows(priced)),
-        ):
-            sheet = workbook.add_worksheet(title)
-            for i, column in enumerate(columns):
-                sheet.set_column(i, i, column.width)
-                sheet.write_string(0, i, column.header, bold)
-            sheet.freeze_panes(1, 0)
-            for r, row in enumerate(rows, 1):
-                for i, column in enumerate(columns):
-                    value = row.get(column.key)
-                    if value is None or value == "":
-                        continue
-                    if isinstance(value, date):
-                        sheet.write_datetime(r, i, datetime(value.year, value.month, value.day), day)
-                    elif isinstance(value, int | float):
-                        sheet.write_number(
-                            r, i, value, money if column.key in ("unit_price", "total") else None
-                        )
-                    else:
-                        sheet.write_string(r, i, str(value))
-    finally:
-        workbook.close()
+        ],
+        money_keys=("unit_price", "total"),
+    )

@@ -262,40 +262,63 @@ def csv_stream(
     yield buffer.getvalue()
 
 
+Sheet = tuple[str, Sequence[Column], Iterable[dict[str, Any]]]  # (name, columns, rows)
+
+
 def write_xlsx(path: str, sheet_name: str, columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> int:
     """Write one sheet to `path` in constant memory: header, then one row per item; returns rows written."""
+    return write_workbook(path, [(sheet_name, columns, rows)])[0]
+
+
+def write_workbook(path: str, sheets: Sequence[Sheet], money_keys: Collection[str] = ()) -> list[int]:
+    """Write sheets in constant memory, each a header and typed cells (dates, numbers, text that is
+    never run as a formula); columns named in `money_keys` get two decimals. Returns rows per sheet."""
     workbook = xlsxwriter.Workbook(
         path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
+    counts = []
     try:
-        sheet = workbook.add_worksheet(sheet_name[:31])
         bold = workbook.add_format({"bold": True, "bg_color": "#E8EDF1", "text_wrap": True, "valign": "top"})
         day = workbook.add_format({"num_format": "yyyy-mm-dd"})
         stamp = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-        for i, column in enumerate(columns):
-            sheet.set_column(i, i, column.width)
-        sheet.freeze_panes(1, 0)
-        for i, column in enumerate(columns):
-            sheet.write_string(0, i, column.header, bold)
-        count = 0
-        for r, row in enumerate(rows, 1):
+        money = workbook.add_format({"num_format": "#,##0.00"})
+        for sheet_name, columns, rows in sheets:
+            sheet = workbook.add_worksheet(sheet_name[:31])
             for i, column in enumerate(columns):
-                value = row.get(column.key)
-                if value is None or value == "":
-                    continue
-                if isinstance(value, datetime):
-                    sheet.write_datetime(r, i, value, stamp)
-                elif isinstance(value, date):
-                    sheet.write_datetime(r, i, datetime(value.year, value.month, value.day), day)
-                elif isinstance(value, int | float) and not isinstance(value, bool):
-                    sheet.write_number(r, i, value)
-                else:
-                    sheet.write_string(r, i, str(value))
-            count = r
-        sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
+                sheet.set_column(i, i, column.width)
+                sheet.write_string(0, i, column.header, bold)
+            sheet.freeze_panes(1, 0)
+            count = 0
+            for r, row in enumerate(rows, 1):
+                for i, column in enumerate(columns):
+                    _write_cell(
+                        sheet,
+                        r,
+                        i,
+                        row.get(column.key),
+                        stamp,
+                        day,
+                        money if column.key in money_keys else None,
+                    )
+                count = r
+            sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
+            counts.append(count)
     finally:
         workbook.close()
-    return count
+    return counts
+
+
+def _write_cell(sheet, r: int, i: int, value: object, stamp, day, number_format) -> None:
+    if value is None or value == "":
+        return
+    if isinstance(value, datetime):
+        sheet.write_datetime(r, i, value, stamp)
+    elif isinstance(value, date):
+        sheet.write_datetime(r, i, datetime(value.year, value.month, value.day), day)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        sheet.write_number(r, i, value, number_format)
+    else:
+        sheet.write_string(r, i, str(value))
 
 
 def filename(report: str, today: date, ext: str, suffix: str = "") -> str:
