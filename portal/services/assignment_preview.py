@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Device, Entitlement, User
-from portal.services import access, licensing
+from portal.services import licensing
 from portal.services.errors import LicensingError
 from portal.services.licensing import CodeSummary
 from portal.services.plans import Plan
@@ -87,13 +87,7 @@ def preview_device(device: Device, summary: CodeSummary, *, today: date) -> Devi
 
 def preview(actor: User, summary: CodeSummary, devices: list[Device], *, today: date) -> list[DevicePreview]:
     """The dry run of assign_from_code: same checks, no writes."""
-    if not devices:
-        raise LicensingError("Select at least one device to assign a license to.", field="devices")
-    if len({device.id for device in devices}) != len(devices):
-        raise LicensingError("Each device can take one license from a code at a time.", field="devices")
-    for device in devices:
-        if not access.may_act_on(actor, device):
-            raise LicensingError(access.NOT_FOUND, field="devices")
+    licensing.check_assignable(actor, devices)
     left = summary.code.remaining
     if left == 0:
         raise LicensingError("Every license on this activation code has already been assigned.", field="code")

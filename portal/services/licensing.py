@@ -156,13 +156,8 @@ def verify_code(text: str, *, today: date) -> CodeSummary:
     return CodeSummary(code=code, product=product, bonus_months_today=activation_bonus_months(product, today))
 
 
-def assign_from_code(actor: User, code_text: str, devices: list[Device], *, today: date, now: datetime) -> list[Entitlement]:
-    """Assign one license from the code to each device, all or nothing.
-
-    The quantity is taken with one conditional UPDATE, so concurrent requests can never give out more
-    licenses than the code carries; the caller commits, or rolls back on LicensingError.
-    """
-    summary = verify_code(code_text, today=today)
+def check_assignable(actor: User, devices: list[Device]) -> None:
+    """LicensingError unless the devices are distinct, at least one, and all the actor's to act on."""
     if not devices:
         raise LicensingError("Select at least one device to assign a license to.", field="devices")
     if len({device.id for device in devices}) != len(devices):
@@ -170,6 +165,16 @@ def assign_from_code(actor: User, code_text: str, devices: list[Device], *, toda
     for device in devices:
         if not access.may_act_on(actor, device):
             raise LicensingError(access.NOT_FOUND, field="devices")
+
+
+def assign_from_code(actor: User, code_text: str, devices: list[Device], *, today: date, now: datetime) -> list[Entitlement]:
+    """Assign one license from the code to each device, all or nothing.
+
+    The quantity is taken with one conditional UPDATE, so concurrent requests can never give out more
+    licenses than the code carries; the caller commits, or rolls back on LicensingError.
+    """
+    summary = verify_code(code_text, today=today)
+    check_assignable(actor, devices)
     wanted = len(devices)
     taken = db.session.execute(
         update(ActivationCode)
