@@ -122,7 +122,7 @@ def operating_mode(status: DeviceStatus | None, freshness_state: str) -> Operati
     tokens = set((status.ups_status if status else "").split())
     runtime = (status.variables or {}).get("battery.runtime") if status else None
     runtime_min = (
-        int(runtime // 60) if isinstance(runtime, int | float) and not isinstance(runtime, bool) else None
+        round(runtime / 60) if isinstance(runtime, int | float) and not isinstance(runtime, bool) else None
     )
     if freshness_state in ("offline", "stale"):
         key = freshness_state
