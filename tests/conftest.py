@@ -45,12 +45,19 @@ def _fresh_rate_limits() -> Iterator[None]:
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = make_app(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
+def app(tmp_path, request):
+    """The portal on a fresh SQLite file, or on PostgreSQL with UPSCONNECT_TEST_DATABASE=postgres."""
+    if os.environ.get("UPSCONNECT_TEST_DATABASE") == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'portal.db'}"
+    app = make_app(url, tmp_path)
     with app.app_context():
+        _db.drop_all()
         _db.create_all()
         yield app
         _db.session.remove()
+        _db.drop_all()
         _db.engine.dispose()
 
 
