@@ -12,6 +12,18 @@
   };
   var DIGITS = { load_percent: 0, charge_percent: 0, input_voltage_v: 1, temperature_c: 1 };
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  // Times read in UTC like the event log, dates as "23 Nov".
+  function utcLabel(ts, withDay, withTime) {
+    var d = new Date(ts * 1000);
+    var day = d.getUTCDate() + " " + MONTHS[d.getUTCMonth()];
+    var time = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    return withDay && withTime ? day + " " + time : withDay ? day : time;
+  }
+
   function format(value, unit, digits) {
     return value == null ? "—" : value.toFixed(digits) + " " + unit;
   }
@@ -27,8 +39,9 @@
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       series: [
-        {},
+        { label: "UTC", value: function (u, ts) { return ts == null ? "—" : utcLabel(ts, true, true); } },
         {
           label: label,
           stroke: COLOURS[series] || "#1d2329",
@@ -38,7 +51,14 @@
         },
       ],
       axes: [
-        { stroke: "#5b6670", grid: { stroke: "#e6eaee" } },
+        {
+          stroke: "#5b6670",
+          grid: { stroke: "#e6eaee" },
+          values: function (u, splits) {
+            var span = u.scales.x.max - u.scales.x.min;
+            return splits.map(function (ts) { return utcLabel(ts, span > 2 * 86400, span <= 2 * 86400); });
+          },
+        },
         {
           stroke: "#5b6670",
           grid: { stroke: "#e6eaee" },
