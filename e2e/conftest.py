@@ -239,3 +239,55 @@ def claim_device(page, url: str, lab: LabControl, serial: str) -> int:
     page.get_by_role("button", name="Claim device").click()
     expect(page).to_have_url(re.compile(r"/devices/\d+$"), timeout=15_000)
     return int(page.url.rsplit("/", 1)[1])
+
+
+def reload_until_visible(page, locator, *, timeout_s: float = 30, each_ms: int = 2_000) -> None:
+    """For parts of a page that do not refresh by themselves (the event log): reload until the text shows.
+
+    Each round is a Playwright expectation with a short timeout, so the wait ends as soon as a user would see it.
+    """
+    import time
+
+    from playwright.sync_api import expect
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            expect(locator).to_be_visible(timeout=each_ms)
+            return
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+            page.reload()
+
+
+def order_licenses(page, url: str, *, sku: str, quantity: int, po: str, customer: str) -> str:
+    """A partner orders licenses; the activation code is read from the e-mail in the Lab Outbox."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/partner/orders")
+    page.get_by_label("Customer").fill(customer)
+    page.get_by_label("Product (SKU)").select_option(sku)
+    page.get_by_label("Quantity").fill(str(quantity))
+    page.get_by_label("PO number").fill(po)
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_text(re.compile(r"The activation code was emailed to"))).to_be_visible()
+    page.goto(f"{url}/lab/outbox")
+    subject = re.compile(rf"Activation code for {quantity} x {sku} \(PO {re.escape(po)}\)")
+    page.get_by_role("link", name=subject).first.click()
+    body = page.locator("#message-body").inner_text()
+    return re.search(r"Activation code:\s+(\S+)", body).group(1)
+
+
+def assign_license(page, url: str, *, serial: str, code: str) -> None:
+    """Assign one license of an activation code to one device, through the assignment pages."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/partner/assign")
+    page.locator(f'tr[data-serial="{serial}"] input[type=checkbox]').check()
+    page.get_by_label("Activation code").fill(code)
+    page.get_by_role("button", name="Next: review dates").click()
+    page.get_by_role("button", name="Confirm and assign 1 license").click()
+    expect(page.locator(f'#assigned tr[data-serial="{serial}"]')).to_be_visible()
