@@ -37,6 +37,12 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.add_template_filter(format_code, "format_code")
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+    # Templates ask the plan table, never hard-code which plan shows what.
+    from portal.services.plans import Feature, Plan, plan_allows
+
+    app.jinja_env.globals["shows_health_values"] = lambda plan: plan_allows(
+        plan if isinstance(plan, Plan) else Plan.from_key(plan), Feature.HEALTH_VALUES
+    )
 
     @app.context_processor
     def navigation():

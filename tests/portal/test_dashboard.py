@@ -123,3 +123,15 @@ def test_renewal_and_trial_banners_follow_the_lab_clock(client, fleet):
     client.post("/lab/clock", data={"days": "160"})
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Trial ending" in page and "Renewal due" in page
+
+
+def test_basic_devices_show_status_only(client, fleet):
+    owner, devices = fleet
+    login(client, owner)
+    page = client.get("/dashboard").get_data(as_text=True)
+    basic_row = page.split(f'data-serial="{devices["on_battery"].serial}"', 1)[1].split("</tr>", 1)[0]
+    trial_row = page.split(f'data-serial="{devices["online"].serial}"', 1)[1].split("</tr>", 1)[0]
+    assert "On Battery" in basic_row and "55 %" not in basic_row and "71 %" not in basic_row
+    assert "40 %" in trial_row and "100 %" in trial_row
+    device_page = client.get(f"/devices/{devices['on_battery'].id}").get_data(as_text=True)
+    assert "need the Standard plan or higher" in device_page and 'id="load"' not in device_page
