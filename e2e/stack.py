@@ -41,6 +41,13 @@ def _kill_leftovers() -> None:
         _live_groups.discard(pid)
 
 
+def _exit_on_sigterm() -> None:
+    """A SIGTERM to the test run (CI cancelling it) becomes SystemExit, so teardown and atexit still run."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        with contextlib.suppress(ValueError):  # not the main thread: leave it
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -123,6 +130,7 @@ class LabStack:
         self.stop()
 
     def start(self) -> None:
+        _exit_on_sigterm()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         mqtt_port = free_port()
