@@ -14,6 +14,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(ingest_command)
     app.cli.add_command(maintenance_command)
 
+    from portal.notify_worker import notify_command, renewals_command
+
+    app.cli.add_command(notify_command)
+    app.cli.add_command(renewals_command)
+
     @app.cli.command("demo")
     @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
     def demo_command(seed: int) -> None:

@@ -10,6 +10,16 @@ from portal.models.licensing import (
     OrderChannel,
     SubscriptionSegment,
 )
+from portal.models.notifications import (
+    DeviceAlertState,
+    MaintenanceWindow,
+    NotificationDelivery,
+    NotificationPolicy,
+    NotificationUnsubscribe,
+    RenewalNotice,
+    RenewalSupport,
+    ThresholdSetting,
+)
 from portal.models.quotes import Quote
 from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 
@@ -18,6 +28,7 @@ __all__ = [
     "Company",
     "CompanyKind",
     "Device",
+    "DeviceAlertState",
     "DeviceCommand",
     "DeviceEvent",
     "DeviceShare",
@@ -26,11 +37,18 @@ __all__ = [
     "Invitation",
     "LabClockSetting",
     "LicenseOrder",
+    "MaintenanceWindow",
+    "NotificationDelivery",
+    "NotificationPolicy",
+    "NotificationUnsubscribe",
     "OrderChannel",
     "Quote",
+    "RenewalNotice",
+    "RenewalSupport",
     "ShareStatus",
     "SubscriptionSegment",
     "TelemetryRollup",
     "TelemetrySample",
+    "ThresholdSetting",
     "User",
 ]

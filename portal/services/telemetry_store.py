@@ -74,6 +74,13 @@ class BatchResult:
     skipped: int = 0  # events of devices whose plan records none
 
 
+def _business_now() -> datetime:
+    """The portal's clock (lab mode can move it): alerts, maintenance windows and outbox rows use it."""
+    from portal.services.clock import clock
+
+    return clock().now()
+
+
 def from_unix(ts: float) -> datetime:
     """Naive UTC, as every timestamp column stores it."""
     return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
@@ -151,9 +158,14 @@ def record_state(
     """
     device_id = (ids or DeviceIds()).resolve([serial], now)[serial]
     status = _status(device_id)
+    went_offline = status.online and not online
     if status.online != online or status.state_changed_at is None:
         status.online = online
         status.state_changed_at = now
+    if went_offline:
+        from portal.services import notifications
+
+        notifications.alert_state_change(device_id, online, now=_business_now(), today=_business_now().date())
     if online and live:
         status.last_seen_at = now
     db.session.flush()
@@ -201,6 +213,12 @@ def store_telemetry_batch(
         if device_id not in newest or row.seq > newest[device_id].seq:
             newest[device_id] = row
     _upsert_latest(newest, now)
+    if inserted:
+        from portal.services import thresholds
+
+        thresholds.evaluate_batch(
+            {device_id: row.variables for device_id, row in newest.items()}, now=_business_now()
+        )
     return BatchResult(stored=inserted, duplicates=len(rows) - inserted)
 
 
@@ -300,7 +318,12 @@ def store_events(
             .on_conflict_do_nothing(index_elements=["device_id", "seq"])
             .returning(DeviceEvent.id)
         )
-        inserted = len(db.session.execute(stmt, values).all())
+        new_ids = [event_id for (event_id,) in db.session.execute(stmt, values).all()]
+        inserted = len(new_ids)
+        if new_ids:
+            from portal.services import notifications
+
+            notifications.alert_for_events(new_ids, now=_business_now(), today=today)
     _touch(set(device_ids.values()), now)
     return BatchResult(stored=inserted, duplicates=len(rows) - skipped - inserted, skipped=skipped)
 
