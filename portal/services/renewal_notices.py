@@ -196,11 +196,11 @@ def _notify_customer(company: Company, dues: list[Due], now: datetime) -> None:
     for event_type, items in by_type.items():
         severity = max((d.severity for d in items), key=SEVERITY_ORDER.__getitem__)
         count = len(items)
-        noun = "device" if count == 1 else "devices"
+        noun = "device needs" if count == 1 else "devices need"
         subject = (
-            f"Trial ending: {count} {noun} need a license"
+            f"Trial ending: {count} {noun} a license"
             if event_type == "trial_ending"
-            else f"Renewal due: {count} {noun} need a license soon"
+            else f"Renewal due: {count} {noun} a license soon"
         )
         link = notifications.public_url("/dashboard")
         recipients: list[tuple[str, str, int | None]] = [

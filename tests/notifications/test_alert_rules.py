@@ -1,0 +1,186 @@
+"""Which events alert: Basic sends nothing, maintenance windows mute, user-started tests are marked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from portal.extensions import db
+from portal.models import DeviceCommand, DeviceEvent, MaintenanceWindow
+from portal.services import notifications, thresholds
+from portal.services import telemetry_store as store
+from portal.services.calendar_dates import add_months
+from portal.services.clock import clock
+from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
+from tests.portal.factories import make_device
+
+
+def test_basic_devices_send_no_alerts(app, owner):
+    basic = make_device(owner)  # no trial, no license: Basic
+    raise_event(basic, *ON_BATTERY)
+    assert deliveries() == []
+
+
+def test_a_device_whose_trial_ended_sends_no_alerts(app, owner, device):
+    clock().advance(timedelta(days=(add_months(clock().today(), 6) - clock().today()).days + 1))
+    db.session.commit()
+    raise_event(device, "0x0103", "critical", "UPS: The load exceeds 100% of rated capacity.")
+    assert deliveries() == []
+
+
+def test_a_maintenance_window_mutes_alerts_while_it_runs(app, owner, device):
+    now = clock().now()
+    db.session.add(
+        MaintenanceWindow(
+            device_id=device.id,
+            company_id=owner.company_id,
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=1),
+            note="Battery swap",
+            created_at=now,
+        )
+    )
+    db.session.commit()
+    raise_event(device, *ON_BATTERY, seq=1)
+    assert deliveries() == []
+    assert db.session.query(DeviceEvent).count() == 1  # still logged
+    clock().advance(timedelta(hours=2))
+    db.session.commit()
+    raise_event(device, *ON_BATTERY, seq=2)
+    assert len(deliveries()) == 1
+
+
+def test_events_of_a_user_started_self_test_are_marked(mail_app, owner, device):
+    command = DeviceCommand(
+        id=str(uuid.uuid4()),
+        device_id=device.id,
+        type="test.battery.start",
+        args={},
+        issued_by_user_id=owner.id,
+        issued_at=clock().now() - timedelta(seconds=20),
+        status="done",
+        progress_percent=100,
+        message="",
+        updated_at=clock().now(),
+    )
+    db.session.add(command)
+    db.session.commit()
+    raise_event(device, "", "warning", "UPS: Self-Test failed.")
+    [row] = deliveries()
+    assert row.event_type == "self_test_failed"
+    assert f"Started by {owner.name} (self-test)" in row.payload["text"]
+    event = db.session.query(DeviceEvent).one()
+    assert event.caused_by_command_id == command.id
+
+
+def test_an_event_already_tied_to_a_calibration_names_who_started_it(app, owner, device):
+    command = DeviceCommand(
+        id=str(uuid.uuid4()),
+        device_id=device.id,
+        type="calibrate.start",
+        args={},
+        issued_by_user_id=owner.id,
+        issued_at=clock().now() - timedelta(hours=2),
+        status="done",
+        progress_percent=100,
+        message="",
+        updated_at=clock().now(),
+    )
+    db.session.add(command)
+    db.session.add(
+        DeviceEvent(
+            device_id=device.id,
+            seq=9,
+            ts=clock().now(),
+            code="0x0109",
+            severity="warning",
+            text="UPS: On battery power in response to a calibration.",
+            caused_by_command_id=command.id,
+        )
+    )
+    db.session.flush()
+    event_id = db.session.query(DeviceEvent.id).scalar()
+    notifications.alert_for_events([event_id], now=clock().now(), today=clock().today())
+    [row] = deliveries()
+    assert f"Started by {owner.name} (calibration)" in row.payload["text"]
+
+
+def test_a_lost_connection_raises_device_offline_once(app, owner, device):
+    now = clock().now()
+    store.record_state(device.serial, True, now)
+    store.record_state(device.serial, False, now)
+    store.record_state(device.serial, False, now, live=False)  # retained replay: no second alert
+    db.session.commit()
+    [row] = deliveries()
+    assert (row.event_type, row.subject) == ("device_offline", "[Critical] Device offline · Pump room UPS")
+
+
+# ---------------------------------------------------------------- thresholds with hysteresis
+
+LIMITS = thresholds.Limits(
+    load_above_percent=80,
+    runtime_below_min=10,
+    voltage_low_v=200,
+    voltage_high_v=250,
+    load_hysteresis_percent=5,
+    runtime_hysteresis_min=2,
+    voltage_hysteresis_v=5,
+)
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "expected"),
+    [
+        # hovering at the limit raises once and clears only past the margin
+        (
+            "load",
+            [79, 81, 79, 81, 78, 81, 74, 79, 81],
+            [False, True, True, True, True, True, False, False, True],
+        ),
+        ("load", [80, 80.5, 76, 75.1, 75], [False, True, True, True, False]),  # clears at limit - margin
+        ("runtime", [12, 9.5, 10.5, 9.9, 11.9, 12.1], [False, True, True, True, True, False]),
+        (
+            "voltage",
+            [230, 199, 201, 204, 205, 251, 246, 244],
+            [False, True, True, True, False, True, True, False],
+        ),
+    ],
+)
+def test_hysteresis_is_table_driven(metric, values, expected):
+    active, seen = False, []
+    for value in values:
+        active = thresholds.next_state(metric, active, value, LIMITS)
+        seen.append(active)
+    assert seen == expected
+
+
+def test_a_load_hovering_at_the_limit_alerts_once_per_crossing(app, owner, device):
+    thresholds.save(owner, LIMITS, now=clock().now())
+    notifications.create_policy(
+        owner,
+        notifications.PolicyInput(
+            name="Thresholds",
+            description="",
+            event_types=["threshold_load"],
+            severities=["warning", "informational"],
+            email_recipients="ops@customer.example",
+        ),
+        now=clock().now(),
+    )
+    db.session.commit()
+    loads = [79, 81, 79.5, 82, 80.5, 81, 70, 81]
+    for seq, load in enumerate(loads):
+        store.store_telemetry_batch(
+            [store.TelemetryRow(device.serial, seq, clock().now().timestamp() + seq, {"ups.load": load})]
+        )
+        db.session.commit()
+    rows = deliveries(target="ops@customer.example")
+    assert [(r.payload["text"].splitlines()[0], r.subject) for r in rows] == [
+        ("Load above limit · Pump room UPS", "[Warning] Load above limit · Pump room UPS"),
+        ("Load above limit · Pump room UPS", "[Informational] Load above limit · Pump room UPS"),
+        ("Load above limit · Pump room UPS", "[Warning] Load above limit · Pump room UPS"),
+    ]
+    assert "Load is 81 %, above the 80 % limit." in rows[0].payload["text"]
+    assert "back to 70 %" in rows[1].payload["text"]
