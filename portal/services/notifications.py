@@ -689,3 +689,89 @@ def deliver_due(
             stats.sent += 1
         db.session.commit()
     return stats
+
+
+# ---------------------------------------------------------------- maintenance windows
+
+MAX_WINDOW = timedelta(days=31)
+
+
+def owned_devices(user: User) -> list[Device]:
+    return list(
+        db.session.scalars(
+            select(Device)
+            .where(Device.owner_company_id == user.company_id)
+            .order_by(Device.name, Device.serial)
+        )
+    )
+
+
+def maintenance_windows(user: User, now: datetime) -> list[MaintenanceWindow]:
+    """Windows of the company's devices that have not ended yet, soonest first."""
+    return list(
+        db.session.scalars(
+            select(MaintenanceWindow)
+            .where(MaintenanceWindow.company_id == user.company_id, MaintenanceWindow.ends_at > now)
+            .order_by(MaintenanceWindow.starts_at)
+        )
+    )
+
+
+def add_maintenance(
+    user: User, device_id: int, starts_at: datetime, ends_at: datetime, note: str, *, now: datetime
+) -> MaintenanceWindow:
+    device = db.session.get(Device, device_id)
+    if device is None or device.owner_company_id != user.company_id:
+        raise NotFound("No such device in your account.")
+    if ends_at <= starts_at:
+        raise NotificationError("The window must end after it starts.", "ends_at")
+    if ends_at <= now:
+        raise NotificationError("This window is already over.", "ends_at")
+    if ends_at - starts_at > MAX_WINDOW:
+        raise NotificationError("A maintenance window lasts at most 31 days.", "ends_at")
+    window = MaintenanceWindow(
+        device_id=device.id,
+        company_id=user.company_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        note=note.strip()[:200],
+        created_by_user_id=user.id,
+        created_at=now,
+    )
+    db.session.add(window)
+    db.session.flush()
+    return window
+
+
+def delete_maintenance(user: User, window_id: int) -> None:
+    window = db.session.get(MaintenanceWindow, window_id)
+    if window is None or window.company_id != user.company_id:
+        raise NotFound("No such maintenance window in your account.")
+    db.session.delete(window)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- Renewal Support invite email
+
+
+def queue_reseller_invite(support, token: str, *, now: datetime) -> NotificationDelivery:
+    from portal.services.alert_channels import render_email
+
+    customer = db.session.get(Company, support.customer_company_id)
+    subject = f"{customer.name} invites you to Renewal Support on upsconnect"
+    text = render_email(
+        "email/reseller_invite.txt",
+        customer=customer,
+        link=public_url(f"/renewal-support/invite/{token}"),
+        expires=support.expires_at.strftime("%d %b %Y"),
+        unsubscribe_url=unsubscribe_url(support.reseller_email, customer.id, "reseller"),
+    )
+    return queue(
+        customer.id,
+        "email",
+        support.reseller_email,
+        subject,
+        {"text": text},
+        event_type="renewal_support_invite",
+        now=now,
+    )

@@ -20,6 +20,7 @@ NAVIGATION = (
     ("reports.index", "Reports", "all"),
     ("quotes.index", "Quotes", "partner"),
     ("notifications.index", "Notifications", "all"),
+    ("renewal_support.index", "Renewal Support", "all"),
     ("team.index", "Team", "all"),
     ("lab.clock_page", "Lab", "lab"),
 )

@@ -1,0 +1,114 @@
+"""Renewal Support: a customer invites its preferred reseller; the reseller accepts or declines; either ends it."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from portal.extensions import db
+from portal.forms.renewal_support import InviteResellerForm
+from portal.services import notifications, renewal_support
+from portal.services.clock import clock
+from portal.services.errors import DomainError, NotFound
+from portal.views.helpers import attach_error
+
+bp = Blueprint("renewal_support", __name__, url_prefix="/renewal-support")
+PAGE = "renewal_support/index.html"
+
+
+def _page(form: InviteResellerForm, status: int = 200):
+    now = clock().now()
+    context = {
+        "form": form,
+        "current": renewal_support.current_for_customer(current_user, now),
+        "history": renewal_support.history_for_customer(current_user),
+        "incoming": renewal_support.invites_for_reseller(current_user, now),
+        "status_text": renewal_support.status_text,
+        "customer_name": renewal_support.customer_name,
+    }
+    db.session.commit()  # invites past their 7 days are marked expired
+    return render_template(PAGE, **context), status
+
+
+@bp.get("")
+@login_required
+def index():
+    return _page(InviteResellerForm())
+
+
+@bp.post("/invite")
+@login_required
+def invite():
+    form = InviteResellerForm()
+    if not form.validate_on_submit():
+        return _page(form, 422)
+    now = clock().now()
+    try:
+        sent = renewal_support.invite(current_user, form.email.data or "", now=now)
+        notifications.queue_reseller_invite(sent.support, sent.token, now=now)
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return _page(form, 422)
+    db.session.commit()
+    flash(f"Invite sent to {sent.support.reseller_email}. It expires in 7 days.", "success")
+    return redirect(url_for("renewal_support.index")), 303
+
+
+@bp.get("/invite/<token>")
+@login_required
+def open_invite(token: str):
+    try:
+        support = renewal_support.invite_by_token(token, clock().now())
+    except NotFound as error:
+        abort(404, error.message)
+    db.session.commit()
+    if support.reseller_email != current_user.email:
+        abort(404, "This Renewal Support link is not valid.")
+    return render_template(
+        "renewal_support/invite.html", support=support, customer_name=renewal_support.customer_name(support)
+    )
+
+
+def _act(action, support_id: int, message: str):
+    try:
+        action(current_user, support_id, now=clock().now())
+    except NotFound:
+        abort(404, renewal_support.NOT_FOUND)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("renewal_support.index")), 303
+    db.session.commit()
+    flash(message, "info")
+    return redirect(url_for("renewal_support.index")), 303
+
+
+@bp.post("/<int:support_id>/accept")
+@login_required
+def accept(support_id: int):
+    return _act(
+        lambda user, sid, now: renewal_support.respond(user, sid, True, now=now),
+        support_id,
+        "Renewal Support accepted: you will receive lifecycle notices 3 months ahead.",
+    )
+
+
+@bp.post("/<int:support_id>/decline")
+@login_required
+def decline(support_id: int):
+    return _act(
+        lambda user, sid, now: renewal_support.respond(user, sid, False, now=now),
+        support_id,
+        "Invite declined.",
+    )
+
+
+@bp.post("/<int:support_id>/end")
+@login_required
+def end(support_id: int):
+    return _act(renewal_support.end_as_customer, support_id, "Renewal Support ended.")
+
+
+@bp.post("/<int:support_id>/leave")
+@login_required
+def leave(support_id: int):
+    return _act(renewal_support.end_as_reseller, support_id, "Renewal Support ended.")
