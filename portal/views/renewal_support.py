@@ -75,6 +75,8 @@ def _act(action, support_id: int, message: str):
         abort(404, renewal_support.NOT_FOUND)
     except DomainError as error:
         db.session.rollback()
+        renewal_support.expire_invites(clock().now())  # an invite refused for its age is marked so
+        db.session.commit()
         flash(error.message, "error")
         return redirect(url_for("renewal_support.index")), 303
     db.session.commit()
