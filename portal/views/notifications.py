@@ -79,6 +79,14 @@ def _policy_page(form: PolicyForm, policy=None, status: int = 200):
     return render_template(POLICY_PAGE, form=form, policy=policy), status
 
 
+def _form_id(name: str, message: str) -> int:
+    """An id posted in a hidden field (ids of rows stay out of state-changing URLs)."""
+    value = request.form.get(name, "")
+    if not (value.isascii() and value.isdigit()):
+        abort(404, message)
+    return int(value)
+
+
 def _policy_or_404(policy_id: int):
     try:
         return notifications.policy_for(current_user, policy_id)
@@ -122,9 +130,10 @@ def edit_policy(policy_id: int):
     return _policy_page(form, policy)
 
 
-@bp.post("/policies/<int:policy_id>")
+@bp.post("/policies/update")
 @login_required
-def update_policy(policy_id: int):
+def update_policy():
+    policy_id = _form_id("policy", notifications.POLICY_NOT_FOUND)
     policy = _policy_or_404(policy_id)
     form = PolicyForm()
     if not form.validate_on_submit():
@@ -140,9 +149,10 @@ def update_policy(policy_id: int):
     return redirect(url_for("notifications.index")), 303
 
 
-@bp.post("/policies/<int:policy_id>/delete")
+@bp.post("/policies/delete")
 @login_required
-def delete_policy(policy_id: int):
+def delete_policy():
+    policy_id = _form_id("policy", notifications.POLICY_NOT_FOUND)
     try:
         policy = notifications.delete_policy(current_user, policy_id)
     except NotFound:
@@ -156,9 +166,10 @@ def delete_policy(policy_id: int):
     return redirect(url_for("notifications.index")), 303
 
 
-@bp.post("/deliveries/<int:delivery_id>/resend")
+@bp.post("/deliveries/resend")
 @login_required
-def resend(delivery_id: int):
+def resend():
+    delivery_id = _form_id("delivery", notifications.DELIVERY_NOT_FOUND)
     try:
         row = notifications.resend(current_user, delivery_id, now=clock().now())
     except NotFound:
@@ -204,9 +215,10 @@ def add_maintenance():
     return redirect(url_for("notifications.index") + "#maintenance"), 303
 
 
-@bp.post("/maintenance/<int:window_id>/delete")
+@bp.post("/maintenance/delete")
 @login_required
-def delete_maintenance(window_id: int):
+def delete_maintenance():
+    window_id = _form_id("window", "No such maintenance window in your account.")
     try:
         notifications.delete_maintenance(current_user, window_id)
     except NotFound:

@@ -1,6 +1,6 @@
 """Renewal Support: a customer invites its preferred reseller; the reseller accepts or declines; either ends it."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.extensions import db
@@ -68,7 +68,11 @@ def open_invite(token: str):
     )
 
 
-def _act(action, support_id: int, message: str):
+def _act(action, message: str):
+    value = request.form.get("support", "")
+    if not (value.isascii() and value.isdigit()):
+        abort(404, renewal_support.NOT_FOUND)
+    support_id = int(value)
     try:
         action(current_user, support_id, now=clock().now())
     except NotFound:
@@ -84,33 +88,31 @@ def _act(action, support_id: int, message: str):
     return redirect(url_for("renewal_support.index")), 303
 
 
-@bp.post("/<int:support_id>/accept")
+@bp.post("/accept")
 @login_required
-def accept(support_id: int):
+def accept():
     return _act(
         lambda user, sid, now: renewal_support.respond(user, sid, True, now=now),
-        support_id,
         "Renewal Support accepted: you will receive lifecycle notices 3 months ahead.",
     )
 
 
-@bp.post("/<int:support_id>/decline")
+@bp.post("/decline")
 @login_required
-def decline(support_id: int):
+def decline():
     return _act(
         lambda user, sid, now: renewal_support.respond(user, sid, False, now=now),
-        support_id,
         "Invite declined.",
     )
 
 
-@bp.post("/<int:support_id>/end")
+@bp.post("/end")
 @login_required
-def end(support_id: int):
-    return _act(renewal_support.end_as_customer, support_id, "Renewal Support ended.")
+def end():
+    return _act(renewal_support.end_as_customer, "Renewal Support ended.")
 
 
-@bp.post("/<int:support_id>/leave")
+@bp.post("/leave")
 @login_required
-def leave(support_id: int):
-    return _act(renewal_support.end_as_reseller, support_id, "Renewal Support ended.")
+def leave():
+    return _act(renewal_support.end_as_reseller, "Renewal Support ended.")

@@ -35,12 +35,14 @@ def test_create_edit_and_delete_a_policy(client, owner):
     policy = db.session.query(NotificationPolicy).filter_by(name="Night shift").one()
     assert policy.email_recipients == ["oncall@customer.example", "boss@customer.example"]
     assert (
-        client.post(f"/notifications/policies/{policy.id}", data={**POLICY, "name": "Nights"}).status_code
+        client.post(
+            "/notifications/policies/update", data={**POLICY, "name": "Nights", "policy": policy.id}
+        ).status_code
         == 303
     )
     db.session.refresh(policy)
     assert policy.name == "Nights"
-    assert client.post(f"/notifications/policies/{policy.id}/delete").status_code == 303
+    assert client.post("/notifications/policies/delete", data={"policy": policy.id}).status_code == 303
     assert db.session.get(NotificationPolicy, policy.id) is None
 
 
@@ -58,7 +60,7 @@ def test_the_default_policy_cannot_be_deleted(client, owner):
     login(client, owner)
     client.get("/notifications")
     default = db.session.query(NotificationPolicy).filter_by(is_default=True).one()
-    client.post(f"/notifications/policies/{default.id}/delete")
+    client.post("/notifications/policies/delete", data={"policy": default.id})
     assert db.session.get(NotificationPolicy, default.id) is not None
 
 
@@ -71,7 +73,9 @@ def test_resend_from_the_log_creates_a_new_delivery(app, client, owner, device):
     login(client, owner)
     log = client.get("/notifications").get_data(as_text=True)
     assert "Failed" in log and "127.0.0.1:9" in log
-    response = client.post(f"/notifications/deliveries/{failed.id}/resend", headers={"HX-Request": "true"})
+    response = client.post(
+        "/notifications/deliveries/resend", data={"delivery": failed.id}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200 and 'id="log"' in response.get_data(as_text=True)
     old, new = deliveries()
     assert (old.status, new.status, new.resent_from_id, new.target) == (
@@ -135,10 +139,12 @@ def test_another_company_cannot_see_or_touch_policies_logs_or_windows(app, clien
     page = client.get("/notifications").get_data(as_text=True)
     assert "owner@customer.example" not in page and "Pump room UPS" not in page
     assert client.get(f"/notifications/policies/{policy.id}").status_code == 404
-    assert client.post(f"/notifications/policies/{policy.id}", data=POLICY).status_code == 404
-    assert client.post(f"/notifications/policies/{policy.id}/delete").status_code == 404
-    assert client.post(f"/notifications/deliveries/{row.id}/resend").status_code == 404
-    assert client.post(f"/notifications/maintenance/{window.id}/delete").status_code == 404
+    assert (
+        client.post("/notifications/policies/update", data={**POLICY, "policy": policy.id}).status_code == 404
+    )
+    assert client.post("/notifications/policies/delete", data={"policy": policy.id}).status_code == 404
+    assert client.post("/notifications/deliveries/resend", data={"delivery": row.id}).status_code == 404
+    assert client.post("/notifications/maintenance/delete", data={"window": window.id}).status_code == 404
     assert (
         client.post(
             "/notifications/maintenance",

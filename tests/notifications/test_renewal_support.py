@@ -42,7 +42,7 @@ def test_the_invite_email_shows_only_the_company_name_and_the_reseller_accepts(
     page = client.get(path).get_data(as_text=True)
     assert "Acme Water" in page and device.serial not in page
     support = db.session.query(RenewalSupport).one()
-    assert client.post(f"/renewal-support/{support.id}/accept").status_code == 303
+    assert client.post("/renewal-support/accept", data={"support": support.id}).status_code == 303
     db.session.refresh(support)
     assert (support.status, support.reseller_company_id) == ("accepted", reseller.company_id)
 
@@ -59,7 +59,7 @@ def test_the_customer_sees_a_decline(client, owner):
     client.post("/logout")
     login(client, reseller)
     assert "Acme Water" in client.get("/renewal-support").get_data(as_text=True)
-    client.post(f"/renewal-support/{support.id}/decline")
+    client.post("/renewal-support/decline", data={"support": support.id})
     client.post("/logout")
     login(client, owner)
     page = client.get("/renewal-support").get_data(as_text=True)
@@ -74,7 +74,7 @@ def test_an_invite_expires_after_7_days(client, owner):
     db.session.commit()
     client.post("/logout")
     login(client, reseller)
-    client.post(f"/renewal-support/{support.id}/accept")
+    client.post("/renewal-support/accept", data={"support": support.id})
     db.session.refresh(support)
     assert support.status == "expired"
     client.post("/logout")
@@ -90,13 +90,13 @@ def test_either_side_can_end_it(client, owner):
         support = db.session.query(RenewalSupport).order_by(RenewalSupport.id.desc()).first()
         client.post("/logout")
         login(client, reseller)
-        client.post(f"/renewal-support/{support.id}/accept")
+        client.post("/renewal-support/accept", data={"support": support.id})
         if ender == "customer":
             client.post("/logout")
             login(client, owner)
-            client.post(f"/renewal-support/{support.id}/end")
+            client.post("/renewal-support/end", data={"support": support.id})
         else:
-            client.post(f"/renewal-support/{support.id}/leave")
+            client.post("/renewal-support/leave", data={"support": support.id})
         db.session.refresh(support)
         assert (support.status, support.ended_by) == ("ended", ender)
 
@@ -109,7 +109,7 @@ def test_strangers_cannot_see_answer_or_end_an_invite(client, owner):
     login(client, stranger)
     assert "Acme Water" not in client.get("/renewal-support").get_data(as_text=True)
     for action in ("accept", "decline", "end", "leave"):
-        assert client.post(f"/renewal-support/{support.id}/{action}").status_code == 404
+        assert client.post(f"/renewal-support/{action}", data={"support": support.id}).status_code == 404
     db.session.refresh(support)
     assert support.status == "pending"
 
@@ -133,7 +133,7 @@ def test_the_reseller_gets_lifecycle_notices_3_months_ahead_once(
     support = db.session.query(RenewalSupport).one()
     client.post("/logout")
     login(client, reseller)
-    client.post(f"/renewal-support/{support.id}/accept")
+    client.post("/renewal-support/accept", data={"support": support.id})
 
     run(mail_app, "renewals")
     run(mail_app, "renewals")
@@ -163,7 +163,7 @@ def test_the_reseller_gets_lifecycle_notices_3_months_ahead_once(
         and "Warranty expiry" not in later
     )
 
-    client.post(f"/renewal-support/{support.id}/leave")
+    client.post("/renewal-support/leave", data={"support": support.id})
     clock().advance(timedelta(days=60))
     db.session.commit()
     run(mail_app, "renewals")
