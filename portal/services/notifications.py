@@ -80,7 +80,8 @@ STATUS_TOKENS: dict[str, str] = {
 }
 # Commands whose own events are marked "started by <user>".
 USER_STARTED_COMMANDS = ("test.battery.start", "calibrate.start")
-STARTED_WINDOW = timedelta(minutes=30)
+STARTED_WINDOW = timedelta(minutes=30)  # a runtime calibration runs the battery down: it takes a while
+SELF_TEST_WINDOW = timedelta(minutes=3)
 
 DEFAULT_EVENT_TYPES = [k for k in EVENT_TYPES if not k.startswith("threshold_")]
 DEFAULT_SEVERITIES = ["critical", "warning"]
@@ -537,6 +538,12 @@ def _started_by(event: DeviceEvent) -> str:
             .order_by(DeviceCommand.issued_at.desc())
             .limit(1)
         )
+        if (
+            command is not None
+            and command.type.startswith("test")
+            and event.ts - command.issued_at > SELF_TEST_WINDOW
+        ):
+            command = None  # a self-test is over in seconds: a later outage is not the user's doing
         if command is not None:
             event.caused_by_command_id = command.id
     if command is None or command.issued_by is None:

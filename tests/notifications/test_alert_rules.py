@@ -184,3 +184,25 @@ def test_a_load_hovering_at_the_limit_alerts_once_per_crossing(app, owner, devic
     ]
     assert "Load is 81 %, above the 80 % limit." in rows[0].payload["text"]
     assert "back to 70 %" in rows[1].payload["text"]
+
+
+def test_an_outage_long_after_a_self_test_is_not_marked(app, owner, device):
+    db.session.add(
+        DeviceCommand(
+            id=str(uuid.uuid4()),
+            device_id=device.id,
+            type="test.battery.start",
+            args={},
+            issued_by_user_id=owner.id,
+            issued_at=clock().now() - timedelta(minutes=10),
+            status="done",
+            progress_percent=100,
+            message="",
+            updated_at=clock().now(),
+        )
+    )
+    db.session.commit()
+    raise_event(device, *ON_BATTERY)
+    [row] = deliveries()
+    assert "Started by" not in row.payload["text"]
+    assert db.session.query(DeviceEvent).one().caused_by_command_id is None
