@@ -35,8 +35,13 @@ browser: $(STAMP) ## Make sure a Chromium exists for the browser tests (system o
 	fi
 
 .PHONY: test
-test: $(STAMP) browser ## Run every test: unit, integration and end-to-end
+test: $(STAMP) browser ## Run every test: unit, integration and end-to-end, then the portal's on PostgreSQL
 	$(BIN)/pytest tests e2e
+	$(MAKE) --no-print-directory test-postgres
+
+.PHONY: test-postgres
+test-postgres: $(STAMP) ## Run the portal's tests on PostgreSQL (skipped when no server answers; see README)
+	UPSCONNECT_TEST_DATABASE=postgres $(BIN)/pytest tests/portal tests/partner tests/reports tests/notifications --deselect tests/portal/test_migrations.py -q
 
 .PHONY: unit
 unit: $(STAMP) ## Run the unit and integration tests only (no browser)
