@@ -8,6 +8,7 @@ and a firmware upgrade under way.
 from __future__ import annotations
 
 import math
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -268,22 +269,23 @@ def test_device_page_charts_actions_and_logs(page: Page, device_portal: Portal):
     page.get_by_role("button", name="24h", exact=True).click()
     page.get_by_label("Severity").select_option("")
     expect(page.locator("#event-log")).to_contain_text("0x010A")
-    page.wait_for_timeout(500)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(
-        path=str(SCREENSHOTS / "device-desktop.png"),
-        full_page=True,
-        clip={"x": 0, "y": 0, "width": 1280, "height": 1600},
-    )
+    keep_screenshots = os.environ.get("UPSCONNECT_SCREENSHOTS") == "1"  # for the README, on request only
+    if keep_screenshots:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(
+            path=str(SCREENSHOTS / "device-desktop.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 1280, "height": 1600},
+        )
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     expect(page.locator("#charts canvas")).to_have_count(4)
-    page.wait_for_timeout(500)
-    page.screenshot(
-        path=str(SCREENSHOTS / "device-phone.png"),
-        full_page=True,
-        clip={"x": 0, "y": 0, "width": 390, "height": 1900},
-    )
+    if keep_screenshots:
+        page.screenshot(
+            path=str(SCREENSHOTS / "device-phone.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 390, "height": 1900},
+        )
     # Nothing overflows the phone width.
     wide = page.evaluate(
         "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > 391)"
