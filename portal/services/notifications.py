@@ -220,6 +220,8 @@ def _clean(data: PolicyInput) -> dict:
 
 def create_policy(user: User, data: PolicyInput, *, now: datetime) -> NotificationPolicy:
     values = _clean(data)
+    # The owner's default policy comes first, so adding a Slack route never silences the emails.
+    ensure_default_policy(user.company_id, now)
     policy = NotificationPolicy(company_id=user.company_id, created_at=now, updated_at=now, **values)
     db.session.add(policy)
     db.session.flush()

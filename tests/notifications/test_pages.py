@@ -158,3 +158,12 @@ def test_another_company_cannot_see_or_touch_policies_logs_or_windows(app, clien
 def test_signed_out_users_are_sent_to_sign_in(client):
     assert client.get("/notifications").status_code == 302
     assert client.get("/renewal-support").status_code == 302
+
+
+def test_first_custom_policy_keeps_the_default_email_policy(app, client):
+    owner = make_user()
+    login(client, owner)
+    client.post("/notifications/policies", data={"name": "Slack only", "event_types": ["on_battery"], "severities": ["warning"],
+                                                  "slack_webhook_url": "http://127.0.0.1:9/slack", "enabled": "y"})
+    policies = db.session.scalars(db.select(NotificationPolicy).where(NotificationPolicy.company_id == owner.company_id)).all()
+    assert sorted(p.is_default for p in policies) == [False, True]
