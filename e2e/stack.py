@@ -173,6 +173,7 @@ class LabStack:
         }
         self.flask("db", "upgrade")
         self._spawn("ingest", [sys.executable, "-m", "flask", "ingest"])
+        self._spawn("notify", [sys.executable, "-m", "flask", "notify", "--interval", "1"])
         web = self._spawn(
             "web",
             [
@@ -233,7 +234,7 @@ class LabStack:
 
     def stop(self) -> None:
         # The fleet first (devices say goodbye), then the portal, then what they talk to.
-        for name in ("fleet", "web", "ingest"):
+        for name in ("fleet", "web", "notify", "ingest"):
             process = self.children.get(name)
             if process is not None and process.poll() is None:
                 _kill_group(process.pid, signal.SIGTERM)
