@@ -205,19 +205,25 @@ def _race(app_factory, code_text: str, device_ids: list[int], user_id: int) -> l
 
     def worker(device_id: int) -> None:
         app = app_factory()
-        with app.app_context():
-            user = db.session.get(User, user_id)
-            device = db.session.get(Device, device_id)
-            barrier.wait()
-            try:
-                licensing.assign_from_code(user, code_text, [device], today=date(2026, 1, 10), now=NOW)
-                db.session.commit()
-                result = "ok"
-            except LicensingError:
-                db.session.rollback()
-                result = "refused"
-            finally:
-                db.session.remove()
+        result = "error"
+        try:
+            with app.app_context():
+                try:
+                    user = db.session.get(User, user_id)
+                    device = db.session.get(Device, device_id)
+                    barrier.wait(timeout=30)
+                    licensing.assign_from_code(user, code_text, [device], today=date(2026, 1, 10), now=NOW)
+                    db.session.commit()
+                    result = "ok"
+                except LicensingError:
+                    db.session.rollback()
+                    result = "refused"
+                finally:
+                    db.session.remove()
+                    db.engine.dispose()  # each thread's app has its own pool: close it, not leak it
+        except Exception as error:  # a broken thread must fail the test, not hang the others
+            barrier.abort()
+            result = f"error: {error!r}"
         with lock:
             outcomes.append(result)
 
