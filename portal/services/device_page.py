@@ -13,22 +13,13 @@ from portal.models import Device, DeviceCommand, DeviceStatus, Entitlement, User
 from portal.services import access, commands, licensing
 from portal.services.battery_life import battery_replace_by, parse_day
 from portal.services.firmware import update_available
+from portal.services.fleet_overview import MODES
 from portal.services.plans import Plan, lowest_plan_allowing
 from portal.services.subscription_timeline import Segment, current_segment, queued_after
 from portal.services.telemetry_store import device_freshness
 
-# Operating modes in SmartConnect's wording and severity colours (ups-physics.md).
-MODE_LABELS = {
-    "offline": ("Offline", "critical"),
-    "stale": ("Not reporting", "warning"),
-    "low_battery": ("Low Battery", "critical"),
-    "on_battery": ("On Battery", "warning"),
-    "replace_battery": ("Replace Battery", "warning"),
-    "bypass": ("Bypass", "warning"),
-    "calibration": ("Runtime Calibration Initiated", "info"),
-    "self_test": ("Self-test in progress", "info"),
-    "online": ("On Line", "ok"),
-}
+# The dashboard's operating modes, plus the self-test a single device can show.
+MODE_LABELS = {**MODES, "self_test": ("Self-test in progress", "info")}
 SENSITIVITY_CHOICES = tuple(s for s in ("normal", "reduced", "low") if s in SENSITIVITIES)
 
 

@@ -30,7 +30,7 @@ MODES = {
     "on_battery": ("On Battery", "warning"),
     "replace_battery": ("Replace Battery", "warning"),
     "bypass": ("Bypass", "warning"),
-    "calibration": ("Runtime Calibration", "info"),
+    "calibration": ("Runtime Calibration Initiated", "info"),
     "online": ("On Line", "ok"),
 }
 PLANS = ("basic", "standard", "advanced")
