@@ -83,8 +83,23 @@ def transfer_reason(text: str) -> str:
     return (text or "Unknown").removeprefix("UPS: ").strip().rstrip(".") or "Unknown"
 
 
+class _InMinutes:
+    """Minutes, as the report shows them, of the seconds counted on a device or a site."""
+
+    seconds_on_battery: float
+    longest_s: float
+
+    @property
+    def minutes_on_battery(self) -> float:
+        return round(self.seconds_on_battery / 60, 1)
+
+    @property
+    def longest_minutes(self) -> float:
+        return round(self.longest_s / 60, 1)
+
+
 @dataclass
-class DeviceOutages:
+class DeviceOutages(_InMinutes):
     device_id: int
     customer: str
     site: str
@@ -95,14 +110,6 @@ class DeviceOutages:
     seconds_on_battery: float = 0.0
     longest_s: float = 0.0
     reasons: Counter = field(default_factory=Counter)
-
-    @property
-    def minutes_on_battery(self) -> float:
-        return round(self.seconds_on_battery / 60, 1)
-
-    @property
-    def longest_minutes(self) -> float:
-        return round(self.longest_s / 60, 1)
 
     @property
     def had_outage(self) -> bool:
@@ -117,7 +124,7 @@ class DeviceOutages:
 
 
 @dataclass
-class SiteOutages:
+class SiteOutages(_InMinutes):
     customer: str
     site: str
     devices: int = 0
@@ -126,14 +133,6 @@ class SiteOutages:
     seconds_on_battery: float = 0.0
     longest_s: float = 0.0
     reasons: Counter = field(default_factory=Counter)
-
-    @property
-    def minutes_on_battery(self) -> float:
-        return round(self.seconds_on_battery / 60, 1)
-
-    @property
-    def longest_minutes(self) -> float:
-        return round(self.longest_s / 60, 1)
 
 
 @dataclass
