@@ -417,13 +417,13 @@ def fan_out(
     ensure_default_policy(company_id, now)
     rows: list[NotificationDelivery] = []
     emailed: set[str] = set()
-    scope_of_extra = "renewals"
-    for address in extra_emails:
-        address = address.lower()
-        if address in emailed or is_unsubscribed(company_id, scope_of_extra, address):
-            continue
+
+    def email(address: str, scope: str, policy_id: int | None = None) -> None:
+        """Queue one email per address per alert, unless that address unsubscribed from this scope."""
+        if address in emailed or is_unsubscribed(company_id, scope, address):
+            return
         emailed.add(address)
-        content = email_content(alert, unsubscribe_url(address, company_id, scope_of_extra))
+        content = email_content(alert, unsubscribe_url(address, company_id, scope))
         rows.append(
             queue(
                 company_id,
@@ -433,10 +433,14 @@ def fan_out(
                 {"text": content["text"], "html": content["html"]},
                 event_type=alert.event_type,
                 now=now,
+                policy_id=policy_id,
                 device_id=alert.device_id,
                 event_id=event_id,
             )
         )
+
+    for address in extra_emails:
+        email(address.lower(), "renewals")
     matching = db.session.scalars(
         select(NotificationPolicy)
         .where(NotificationPolicy.company_id == company_id, NotificationPolicy.enabled.is_(True))
@@ -445,26 +449,8 @@ def fan_out(
     for policy in matching:
         if alert.event_type not in policy.event_types or alert.severity not in policy.severities:
             continue
-        scope = f"policy:{policy.id}"
         for address in policy.email_recipients:
-            if address in emailed or is_unsubscribed(company_id, scope, address):
-                continue
-            emailed.add(address)
-            content = email_content(alert, unsubscribe_url(address, company_id, scope))
-            rows.append(
-                queue(
-                    company_id,
-                    "email",
-                    address,
-                    content["subject"],
-                    {"text": content["text"], "html": content["html"]},
-                    event_type=alert.event_type,
-                    now=now,
-                    policy_id=policy.id,
-                    device_id=alert.device_id,
-                    event_id=event_id,
-                )
-            )
+            email(address, f"policy:{policy.id}", policy.id)
         if not chat_allowed:
             continue
         for channel, url in (
