@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from catalog.firmware import factory_firmware
 from devicelink.contract import is_valid_serial
 
 # Lab-only default; a real deployment sets UPSCONNECT_FACTORY_KEY.
@@ -85,14 +86,6 @@ def device_password(factory_key: bytes, serial: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _model_firmware(model: str) -> str:
-    try:
-        from simulator.firmware import factory_firmware
-    except ImportError:  # the lab is optional for a portal-only install
-        return "UPS 09.0"
-    return factory_firmware(model)
-
-
 def _serial(rng: random.Random) -> str:
     # APC style: plant letters, year and week of manufacture, six digits.
     plant = rng.choice(("AS", "3S", "IS", "JS"))
@@ -118,7 +111,7 @@ def manufacture(
     serials: set[str] = set()
     macs: set[str] = set()
     devices = []
-    firmware_by_model = {model: _model_firmware(model) for model in set(choices)}
+    firmware_by_model = {model: factory_firmware(model) for model in set(choices)}
     while len(devices) < count:
         serial = _serial(rng)
         mac_tail = rng.getrandbits(24)

@@ -66,7 +66,7 @@ def _port(text: str) -> int:
 
 
 def _models(text: str) -> list[str]:
-    from simulator.catalog import CATALOG
+    from catalog.ups_models import CATALOG
 
     models = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in models if m not in CATALOG]

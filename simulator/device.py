@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog import firmware
+from catalog.ups_models import ModelSpec, model_spec
 from devicelink import contract
 from devicelink.contract import Channel, CommandType, ResultStatus
 from devicelink.provisioning import LAB_FACTORY_KEY, DeviceIdentity, claim_code
-from simulator import firmware, ups_model
-from simulator.catalog import ModelSpec, model_spec
+from simulator import ups_model
 from simulator.ups_model import Event, InputPower, Sensitivity
 
 log = logging.getLogger(__name__)

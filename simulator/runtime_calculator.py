@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from simulator.catalog import CATALOG, model_spec
+from catalog.ups_models import CATALOG, model_spec
 from simulator.ups_model import predict_runtime_s
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from enum import StrEnum
 
-from simulator.catalog import LI_ION, ModelSpec
+from catalog.ups_models import LI_ION, ModelSpec
 
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from catalog.ups_models import model_spec
 from portal.services.calendar_dates import add_months
-from simulator.catalog import model_spec
 
 
 def parse_day(value: object) -> date | None:

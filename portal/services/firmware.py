@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator import firmware as catalogue
+from catalog import firmware as catalogue
 
 
 def update_available(model: str, installed: str) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
-from simulator.catalog import model_spec
+from catalog.ups_models import model_spec
 
 DEFAULT_PATH = Path(__file__).with_name("price_list.toml")
 

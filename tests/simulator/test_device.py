@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from catalog import firmware
 from devicelink import contract
 from devicelink.contract import Channel
 from devicelink.provisioning import LAB_FACTORY_KEY, claim_code, manufacture
-from simulator import firmware
 from simulator.device import SimulatedDevice
 
 START = 1_700_000_000.0

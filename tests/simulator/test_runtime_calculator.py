@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.catalog import CATALOG, model_spec
+from catalog.ups_models import CATALOG, model_spec
 from simulator.runtime_calculator import format_duration, main, register
 from simulator.ups_model import predict_runtime_s
 

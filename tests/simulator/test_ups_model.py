@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.catalog import model_spec
+from catalog.ups_models import model_spec
 from simulator.ups_model import (
     InputPower,
     initial_state,

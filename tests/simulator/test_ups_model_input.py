@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from simulator.catalog import model_spec
+from catalog.ups_models import model_spec
 from simulator.ups_model import InputPower, Sensitivity, initial_state, set_sensitivity, step, telemetry
 
 T0_S = 1_700_000_000.0

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from simulator.catalog import model_spec
+from catalog.ups_models import model_spec
 from simulator.ups_model import (
     SECONDS_PER_DAY,
     InputPower,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulator.catalog import CATALOG, LEAD_ACID, LI_ION, model_spec
+from catalog.ups_models import CATALOG, LEAD_ACID, LI_ION, model_spec
 
 EXPECTED_MODELS = [
     f"{base}{suffix}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from simulator.catalog import model_spec
+from catalog.ups_models import model_spec
 
 # Released application versions per firmware family, oldest first [est]. The factory version of each
 # model is in the catalogue; anything newer is offered as an upgrade.
