@@ -30,7 +30,7 @@ from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import CompanyKind, Device, DeviceStatus, Entitlement, SubscriptionSegment  # noqa: E402
 from portal.services import reports  # noqa: E402
-from portal.services.accounts import sign_up  # noqa: E402
+from portal.services.accounts.users import sign_up  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 MODELS = ["SMT750C", "SMT1000IC", "SMT1500C", "SMT2200IC", "SMT3000C", "SMC1500IC", "SMTL1500RM2UC"]

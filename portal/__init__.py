@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     install_clock(app)
     # The payment gateway behind Buy online; the sandbox accepts documented test cards only.
-    from portal.services.payments import SandboxGateway
+    from portal.services.licensing.payments import SandboxGateway
 
     app.extensions["upsconnect.payments"] = SandboxGateway()
     auth_session.init_app(app)

@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
     def demo_command(seed: int) -> None:
         """Create the demo companies and users once, and print how to sign in."""
-        from portal.services.demo_data import ensure_demo_data
+        from portal.services.accounts.demo_data import ensure_demo_data
 
         credentials = ensure_demo_data(seed=seed, instance_path=current_app.instance_path)
         db.session.commit()

@@ -31,8 +31,8 @@ from devicelink import contract
 from devicelink.brokers import parse_mqtt_url
 from devicelink.contract import Channel
 from portal.extensions import db
-from portal.services import telemetry_store as store
 from portal.services.clock import clock
+from portal.services.fleet import telemetry_store as store
 
 log = logging.getLogger("upsconnect.ingest")
 

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from portal import create_app
     from portal.extensions import db
-    from portal.services.demo_data import ensure_demo_data
+    from portal.services.accounts.demo_data import ensure_demo_data
 
     app = create_app()
     instance = Path(app.instance_path)

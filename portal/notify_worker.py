@@ -29,8 +29,8 @@ from portal.extensions import db
 @with_appcontext
 def notify_command(once: bool, interval: float, batch: int, max_attempts: int, backoff_s: float) -> None:
     """Deliver pending notifications (email, Slack, Teams, webhooks), retrying with exponential backoff."""
+    from portal.services.alerts.notifications import deliver_due
     from portal.services.clock import clock
-    from portal.services.notifications import deliver_due
 
     stopping = False
 
@@ -72,8 +72,8 @@ def notify_command(once: bool, interval: float, batch: int, max_attempts: int, b
 @with_appcontext
 def renewals_command() -> None:
     """Raise renewal and Renewal Support notices that are due; safe to run any number of times."""
+    from portal.services.alerts.renewal_notices import run_renewals
     from portal.services.clock import clock
-    from portal.services.renewal_notices import run_renewals
 
     lab_clock = clock()
     result = run_renewals(today=lab_clock.today(), now=lab_clock.now())

@@ -5,7 +5,7 @@ from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from portal.services.license_orders import product_choices
+from portal.services.partners.license_orders import product_choices
 
 
 class OrderForm(FlaskForm):

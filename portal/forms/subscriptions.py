@@ -5,7 +5,7 @@ from wtforms import StringField
 
 
 class CardForm(FlaskForm):
-    # Checked by portal.services.payments.parse_card, which knows each field's message.
+    # Checked by portal.services.licensing.payments.parse_card, which knows each field's message.
     card_holder = StringField("Name on card")
     card_number = StringField("Card number")
     card_expiry = StringField("Expiry (MM/YY)")

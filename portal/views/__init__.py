@@ -28,7 +28,7 @@ NAVIGATION = (
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint; lab pages only in lab mode."""
-    from portal.services.activation_codes import format_code
+    from portal.services.licensing.activation_codes import format_code
 
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -39,7 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.add_template_filter(format_code, "format_code")
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     # Templates ask the plan table, never hard-code which plan shows what.
-    from portal.services.plans import Feature, Plan, plan_allows
+    from portal.services.licensing.plans import Feature, Plan, plan_allows
 
     app.jinja_env.globals["shows_health_values"] = lambda plan: plan_allows(
         plan if isinstance(plan, Plan) else Plan.from_key(plan), Feature.HEALTH_VALUES

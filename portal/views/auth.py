@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.extensions import db, limiter
 from portal.forms.accounts import SignInForm, SignUpForm
 from portal.models import CompanyKind
-from portal.services import accounts
+from portal.services.accounts import users
 from portal.services.clock import utcnow
 from portal.services.errors import AccountError
 from portal.views.helpers import attach_error, safe_next
@@ -29,7 +29,7 @@ def signup():
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            user = accounts.sign_up(
+            user = users.sign_up(
                 company_name=form.company_name.data, kind=CompanyKind(form.kind.data), country=form.country.data,
                 city=form.city.data or "", phone=form.phone.data or "", user_name=form.user_name.data,
                 email=form.email.data, password=form.password.data, now=utcnow(),
@@ -55,7 +55,7 @@ def login():
     form = SignInForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
+            user = users.authenticate(form.email.data, form.password.data)
         except AccountError as error:
             attach_error(form, error)
         else:

@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_blocks
 
 from portal.extensions import htmx
-from portal.services import fleet_overview
 from portal.services.clock import clock, utcnow
+from portal.services.fleet import overview
 
 bp = Blueprint("dashboard", __name__)
 
@@ -19,12 +19,12 @@ def home():
 @bp.get("/dashboard")
 @login_required
 def index():
-    filters = fleet_overview.Filters.parse(request.args)
+    filters = overview.Filters.parse(request.args)
     # Business dates (plans, renewals) follow the lab clock; liveness follows the real one.
-    view = fleet_overview.overview(
+    view = overview.overview(
         current_user, filters, today=clock().today(), now=utcnow(), stale_after_s=current_app.config["STALE_AFTER_S"]
     )
-    context = {"view": view, "filters": filters, "modes": fleet_overview.MODES, "plans": fleet_overview.PLANS}
+    context = {"view": view, "filters": filters, "modes": overview.MODES, "plans": overview.PLANS}
     if htmx and not htmx.boosted:
         return render_blocks("dashboard/index.html", ["device_table", "tiles"], oob=True, **context)
     return render_template("dashboard/index.html", **context)

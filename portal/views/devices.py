@@ -8,10 +8,12 @@ from devicelink.provisioning import factory_key_from_env
 from portal.device_link import publish_command
 from portal.extensions import db, htmx, limiter
 from portal.forms.devices import ClaimForm
-from portal.services import access, claiming, commands, device_history, device_page, licensing
+from portal.services.accounts import access
 from portal.services.clock import clock, utcnow
 from portal.services.errors import DomainError, NotFound
-from portal.services.plans import Feature, why_not
+from portal.services.fleet import claiming, commands, device_history, device_page
+from portal.services.licensing import entitlements
+from portal.services.licensing.plans import Feature, why_not
 from portal.views.helpers import attach_error
 
 bp = Blueprint("devices", __name__)
@@ -139,7 +141,7 @@ def events(device_id: int):
 def history(device_id: int):
     """Chart series for one range (1h, 24h, 7d, 30d), uPlot-ready."""
     device = _device_or_404(device_id)
-    reason = why_not(licensing.current_plan(device, clock().today()), Feature.HEALTH_VALUES)
+    reason = why_not(entitlements.current_plan(device, clock().today()), Feature.HEALTH_VALUES)
     if reason:
         return jsonify({"error": reason}), 403
     data = device_history.history(

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 
 from portal.extensions import limiter
 from portal.forms.licenses import VerifyCodeForm
-from portal.services import licensing
 from portal.services.clock import clock
 from portal.services.errors import LicensingError
+from portal.services.licensing import entitlements
 from portal.views.helpers import attach_error
 
 bp = Blueprint("licenses", __name__, url_prefix="/licenses")
@@ -31,7 +31,7 @@ def verify():
     summary = None
     if form.validate_on_submit():
         try:
-            summary = licensing.verify_code(form.code.data or "", today=clock().today())
+            summary = entitlements.verify_code(form.code.data or "", today=clock().today())
         except LicensingError as error:
             attach_error(form, error)
     status = 422 if form.is_submitted() and summary is None else 200

@@ -6,7 +6,7 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx
 from portal.forms.notifications import MaintenanceForm, PolicyForm, ThresholdForm
-from portal.services import notifications, thresholds
+from portal.services.alerts import notifications, thresholds
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.views.helpers import attach_error

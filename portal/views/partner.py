@@ -12,10 +12,12 @@ from jinja2_fragments.flask import render_block
 from portal.extensions import db, htmx, limiter
 from portal.forms.partner import AssignForm, OrderForm
 from portal.models import Entitlement
-from portal.services import access, assignment_preview, license_orders, licensing, partner_views
+from portal.services.accounts import access
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
-from portal.services.mail import MailError, send_email
+from portal.services.licensing import entitlements
+from portal.services.outbox.mail import MailError, send_email
+from portal.services.partners import assignment_preview, license_orders, shared_devices
 from portal.views.helpers import attach_error
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
@@ -40,7 +42,7 @@ def _partners_only() -> None:
 def shared_with_me():
     _partners_only()
     today = clock().today()
-    groups = partner_views.shared_with_me(current_user, today=today)
+    groups = shared_devices.shared_with_me(current_user, today=today)
     if htmx:
         return render_block("partner/shared_with_me.html", "groups", groups=groups)
     return render_template("partner/shared_with_me.html", groups=groups)
@@ -53,7 +55,7 @@ def _orders_page(form: OrderForm, status: int = 200, unsent_code: str | None = N
     context = {
         "form": form,
         "orders": license_orders.recent_orders(current_user),
-        "customers": partner_views.customers_of(current_user),
+        "customers": shared_devices.customers_of(current_user),
         "unsent_code": unsent_code,
     }
     if htmx and status == 200 and request.method == "GET":
@@ -141,7 +143,7 @@ def _devices_or_404(ids: list[int]):
 
 def _select_page(form: AssignForm, selected: list[int], status: int = 200, summary=None, device_errors=()):
     today = clock().today()
-    rows = partner_views.assignable_rows(current_user, today=today)
+    rows = shared_devices.assignable_rows(current_user, today=today)
     return render_template(
         "partner/assign.html",
         form=form,
@@ -165,7 +167,7 @@ def _refused(form: AssignForm, selected: list[int], error: DomainError):
 
 def _summary_or_none(code: str):
     try:
-        return licensing.verify_code(code, today=clock().today())
+        return entitlements.verify_code(code, today=clock().today())
     except DomainError:
         return None
 
@@ -193,7 +195,7 @@ def assign_preview():
         return _select_page(form, selected, 422)
     today = clock().today()
     try:
-        summary = licensing.verify_code(form.code.data or "", today=today)
+        summary = entitlements.verify_code(form.code.data or "", today=today)
         previews = assignment_preview.preview(current_user, summary, devices, today=today)
     except DomainError as error:
         db.session.rollback()
@@ -215,16 +217,16 @@ def assign_confirm():
         return _select_page(form, selected, 422)
     lab_clock = clock()
     try:
-        entitlements = licensing.assign_from_code(
+        assigned = entitlements.assign_from_code(
             current_user, form.code.data or "", devices, today=lab_clock.today(), now=lab_clock.now()
         )
     except DomainError as error:
         db.session.rollback()
         return _refused(form, selected, error)
     db.session.commit()
-    count = len(entitlements)
+    count = len(assigned)
     flash(f"{count} license{'s' if count != 1 else ''} assigned.", "success")
-    return redirect(url_for("partner.assign_done", entitlement=[e.id for e in entitlements])), 303
+    return redirect(url_for("partner.assign_done", entitlement=[e.id for e in assigned])), 303
 
 
 @bp.get("/assign/done")
@@ -233,12 +235,12 @@ def assign_done():
     ids = _ids(request.args.getlist("entitlement"))
     if not ids:
         abort(404)
-    entitlements = [db.session.get(Entitlement, entitlement_id) for entitlement_id in ids]
-    if any(e is None or not access.may_act_on(current_user, e.device) for e in entitlements):
+    assigned = [db.session.get(Entitlement, entitlement_id) for entitlement_id in ids]
+    if any(e is None or not access.may_act_on(current_user, e.device) for e in assigned):
         abort(404, access.NOT_FOUND)
-    code = entitlements[0].activation_code
+    code = assigned[0].activation_code
     return render_template(
         "partner/assign_done.html",
-        results=assignment_preview.assigned_terms(entitlements),
+        results=assignment_preview.assigned_terms(assigned),
         code=code,
     )

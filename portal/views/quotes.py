@@ -14,10 +14,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal.extensions import db, htmx
 from portal.forms.quotes import CalculatorForm, DevicesQuoteForm, UploadQuoteForm
 from portal.models import Company, Device
-from portal.services import access, quotes
+from portal.services.accounts import access
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
-from portal.services.renewals_upload import parse_renewals
+from portal.services.partners import quotes
+from portal.services.partners.renewals_upload import parse_renewals
 from portal.views.helpers import attach_error
 from portal.views.reports import XLSX_MIMETYPE, csv_response
 

@@ -5,9 +5,10 @@ from flask_login import current_user, login_required
 
 from portal.extensions import db
 from portal.forms.renewal_support import InviteResellerForm
-from portal.services import notifications, renewal_support
+from portal.services.alerts import notifications
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
+from portal.services.partners import renewal_support
 from portal.views.helpers import attach_error
 
 bp = Blueprint("renewal_support", __name__, url_prefix="/renewal-support")

@@ -11,9 +11,9 @@ from flask import Blueprint, Response, abort, render_template, request, send_fil
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from portal.services import outages, reports
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
+from portal.services.reports import my_reports, outages
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -29,7 +29,7 @@ def _customer_id() -> int | None:
         abort(404)
     customer_id = int(raw)
     try:
-        reports.check_customer(current_user, customer_id)
+        my_reports.check_customer(current_user, customer_id)
     except NotFound:
         abort(404)
     return customer_id
@@ -39,21 +39,21 @@ def _suffix(customer_id: int | None) -> str:
     return f"-customer{customer_id}" if customer_id is not None else ""
 
 
-def csv_response(columns: Sequence[reports.Column], rows: Iterable[dict], download_name: str) -> Response:
-    response = Response(stream_with_context(reports.csv_stream(columns, rows)), mimetype="text/csv")
+def csv_response(columns: Sequence[my_reports.Column], rows: Iterable[dict], download_name: str) -> Response:
+    response = Response(stream_with_context(my_reports.csv_stream(columns, rows)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def xlsx_response(
-    sheet: str, columns: Sequence[reports.Column], rows: Iterable[dict], download_name: str
+    sheet: str, columns: Sequence[my_reports.Column], rows: Iterable[dict], download_name: str
 ) -> Response:
     """Written to a temporary file in constant memory, then sent from the open file (already unlinked)."""
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-report-")
     os.close(fd)
     try:
-        reports.write_xlsx(path, sheet, columns, rows)
+        my_reports.write_xlsx(path, sheet, columns, rows)
         handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
     finally:
         os.unlink(path)
@@ -65,7 +65,7 @@ def xlsx_response(
 @bp.get("/")
 @login_required
 def index():
-    customers = reports.customers(current_user)
+    customers = my_reports.customers(current_user)
     return render_template(
         "reports/index.html",
         customers=customers,
@@ -77,16 +77,16 @@ def index():
 def _device_report(report: str, ext: str) -> Response:
     customer_id = _customer_id()
     today = clock().today()
-    sheet, columns = reports.REPORTS[report]
-    rows = reports.device_rows(current_user, today=today, customer_id=customer_id)
-    name = reports.filename(report, today, ext, _suffix(customer_id))
+    sheet, columns = my_reports.REPORTS[report]
+    rows = my_reports.device_rows(current_user, today=today, customer_id=customer_id)
+    name = my_reports.filename(report, today, ext, _suffix(customer_id))
     if ext == "csv":
         return csv_response(columns, rows, name)
     return xlsx_response(sheet, columns, rows, name)
 
 
 def _register_downloads() -> None:
-    for report in reports.REPORTS:
+    for report in my_reports.REPORTS:
         for ext in ("csv", "xlsx"):
             view: Callable[..., Response] = (lambda r, e: lambda: _device_report(r, e))(report, ext)
             view.__name__ = f"{report}_{ext}"

@@ -6,10 +6,10 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx, limiter
 from portal.forms.sharing import AcceptShareForm, ShareForm
-from portal.services import sharing
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
-from portal.services.mail import MailError, send_email
+from portal.services.outbox.mail import MailError, send_email
+from portal.services.partners import sharing
 from portal.views.helpers import attach_error
 
 bp = Blueprint("sharing", __name__)

@@ -8,11 +8,11 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx
 from portal.forms.subscriptions import CardForm
-from portal.services import online_purchase, subscription_overview
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
-from portal.services.payments import parse_card
-from portal.services.products import SELLABLE_PRODUCTS
+from portal.services.licensing import online_purchase, subscription_overview
+from portal.services.licensing.payments import parse_card
+from portal.services.licensing.products import SELLABLE_PRODUCTS
 from portal.views.helpers import attach_error
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")

@@ -5,10 +5,10 @@ from flask_login import current_user, login_required, login_user
 
 from portal.extensions import db
 from portal.forms.accounts import AcceptInvitationForm, InviteForm
-from portal.services import accounts
+from portal.services.accounts import users
 from portal.services.clock import utcnow
 from portal.services.errors import AccountError, NotFound
-from portal.services.mail import MailError, send_email
+from portal.services.outbox.mail import MailError, send_email
 from portal.views.helpers import attach_error
 
 bp = Blueprint("team", __name__)
@@ -19,7 +19,7 @@ def _render_team(form: InviteForm, status: int = 200, invite_link: str | None = 
         "team/index.html",
         form=form,
         users=current_user.company.users,
-        pending=accounts.pending_invitations(current_user.company_id),
+        pending=users.pending_invitations(current_user.company_id),
         invite_link=invite_link,
     ), status
 
@@ -37,7 +37,7 @@ def invite():
     if not form.validate_on_submit():
         return _render_team(form, 422)
     try:
-        sent = accounts.invite_coworker(current_user, form.email.data or "", now=utcnow())
+        sent = users.invite_coworker(current_user, form.email.data or "", now=utcnow())
     except AccountError as error:
         db.session.rollback()
         attach_error(form, error)
@@ -61,13 +61,13 @@ def invite():
 @bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token: str):
     try:
-        invitation = accounts.open_invitation(token)
+        invitation = users.open_invitation(token)
     except NotFound:
         abort(404, "This invitation link is not valid any more. Ask your co-worker for a new one.")
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            user = accounts.accept_invitation(token, user_name=form.user_name.data, password=form.password.data, now=utcnow())
+            user = users.accept_invitation(token, user_name=form.user_name.data, password=form.password.data, now=utcnow())
         except AccountError as error:
             db.session.rollback()
             attach_error(form, error)

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, render_template
 
 from portal.extensions import db
-from portal.services import notifications
+from portal.services.alerts import notifications
 from portal.services.clock import clock
 from portal.services.errors import NotFound
 

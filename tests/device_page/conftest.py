@@ -16,8 +16,8 @@ from portal.models import (
     TelemetryRollup,
     TelemetrySample,
 )
-from portal.services import licensing
 from portal.services.clock import clock, utcnow
+from portal.services.licensing import entitlements
 from tests.portal.factories import login, make_device, make_user, share
 
 LATEST_VARS = {
@@ -131,7 +131,7 @@ def give(device, owner, sku):
 
     from portal.models import OrderChannel
 
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=owner,
         channel=OrderChannel.ONLINE,
         sku=sku,
@@ -140,7 +140,7 @@ def give(device, owner, sku):
         today=date(2023, 1, 1),
         now=datetime(2023, 1, 1),
     )
-    licensing.assign_from_code(owner, code.code, [device], today=clock().today(), now=clock().now())
+    entitlements.assign_from_code(owner, code.code, [device], today=clock().today(), now=clock().now())
     db.session.commit()
 
 
@@ -150,7 +150,7 @@ def people(app):
     partner = make_user(CompanyKind.PARTNER)
     stranger = make_user(CompanyKind.PARTNER)
     device = make_device(owner)
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     db.session.commit()
     share(device, partner)
     put_status(device, last_telemetry_at=clock().now())

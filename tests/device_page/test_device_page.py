@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from portal.extensions import db
-from portal.services import licensing
 from portal.services.clock import clock
+from portal.services.licensing import entitlements
 from tests.device_page.conftest import give, put_command, put_event, put_rollup, put_samples, put_status
 from tests.portal.factories import login, make_device, make_user
 
@@ -230,4 +230,4 @@ def test_sensitivity_and_self_test_forms_post_to_the_command_endpoint(as_owner, 
     device = people["device"]
     page = as_owner.get(_url(device)).get_data(as_text=True)
     assert page.count(f'action="/devices/{device.id}/commands"') >= 2
-    assert licensing.current_plan(device, clock().today()).name == "STANDARD"
+    assert entitlements.current_plan(device, clock().today()).name == "STANDARD"

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
-from portal.services import licensing
-from portal.services import telemetry_store as store
+from portal.services.fleet import telemetry_store as store
+from portal.services.licensing import entitlements
 from tests.portal.factories import make_device, make_user
 
 NOW = datetime(2026, 3, 1, 9, 30)
@@ -123,7 +123,7 @@ def test_state_topic_sets_online_and_a_retained_replay_is_not_a_sign_of_life(app
 def test_events_are_stored_once_and_not_at_all_on_basic(app):
     owner = make_user()
     standard = make_device(owner, serial="AS2611000002")
-    licensing.start_trial(standard, today=NOW.date(), now=NOW)
+    entitlements.start_trial(standard, today=NOW.date(), now=NOW)
     make_device(owner, serial="AS2611000003")  # no licence: Basic
     db.session.commit()
 
@@ -145,7 +145,7 @@ def test_events_are_stored_once_and_not_at_all_on_basic(app):
 def test_purge_deletes_only_entries_older_than_the_cut_off(app):
     owner = make_user()
     device = make_device(owner, serial="AS2611000004")
-    licensing.start_trial(device, today=NOW.date(), now=NOW)
+    entitlements.start_trial(device, today=NOW.date(), now=NOW)
     day = 86_400
     store.store_events(
         [event("AS2611000004", 1, T0 - 31 * day), event("AS2611000004", 2, T0 - 29 * day)],

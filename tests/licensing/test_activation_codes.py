@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.services.activation_codes import (
+from portal.services.errors import LicensingError
+from portal.services.licensing.activation_codes import (
     ALPHABET,
     CODE_LENGTH,
     DATA_LENGTH,
@@ -21,7 +22,6 @@ from portal.services.activation_codes import (
     is_well_formed,
     normalize_code,
 )
-from portal.services.errors import LicensingError
 
 CODE_SHAPE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}(-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}){4}$")
 seeds = st.integers(0, 2**32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.services.errors import LicensingError
-from portal.services.plans import (
+from portal.services.licensing.plans import (
     PLAN_FEATURES,
     Feature,
     Plan,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from portal.services.errors import LicensingError
-from portal.services.plans import Plan
-from portal.services.products import (
+from portal.services.licensing.plans import Plan
+from portal.services.licensing.products import (
     EXTENDED_WARRANTY_MESSAGE,
     PRODUCTS,
     SELLABLE_PRODUCTS,

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.services.errors import LicensingError
-from portal.services.products import TRIAL_PRODUCT, product_for_sku
-from portal.services.promotions import (
+from portal.services.licensing.products import TRIAL_PRODUCT, product_for_sku
+from portal.services.licensing.promotions import (
     PROMOTIONS,
     Promotion,
     VolumeExtra,

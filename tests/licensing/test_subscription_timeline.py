@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.services.calendar_dates import add_months
-from portal.services.plans import Plan
-from portal.services.subscription_timeline import (
+from portal.services.licensing.plans import Plan
+from portal.services.licensing.subscription_timeline import (
     Entitlement,
     Segment,
     Timeline,

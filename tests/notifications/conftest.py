@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Entitlement, NotificationDelivery
-from portal.services import licensing
-from portal.services import telemetry_store as store
 from portal.services.clock import clock
+from portal.services.fleet import telemetry_store as store
+from portal.services.licensing import entitlements
 from tests.portal.factories import make_device, make_user
 
 
@@ -30,7 +30,7 @@ def owner(app):
 def device(owner):
     device = make_device(owner)
     device.name = "Pump room UPS"
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     db.session.commit()
     return device
 
@@ -47,7 +47,7 @@ def give_license(device, plan: str, months: int, on) -> None:
             assigned_at=datetime.combine(on, datetime.min.time()),
         )
     )
-    licensing.refresh_segments(device)
+    entitlements.refresh_segments(device)
     db.session.commit()
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from portal.extensions import db
 from portal.models import DeviceCommand, DeviceEvent, MaintenanceWindow
-from portal.services import notifications, thresholds
-from portal.services import telemetry_store as store
+from portal.services.alerts import notifications, thresholds
 from portal.services.calendar_dates import add_months
 from portal.services.clock import clock
+from portal.services.fleet import telemetry_store as store
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 from tests.portal.factories import make_device
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from portal.extensions import db
 from portal.models import NotificationDelivery
-from portal.services import notifications
+from portal.services.alerts import notifications
 from portal.services.clock import clock
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal.extensions import db
 from portal.models import MaintenanceWindow, NotificationPolicy, ThresholdSetting
-from portal.services import notifications
+from portal.services.alerts import notifications
 from portal.services.clock import clock
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 from tests.portal.factories import login, make_user

@@ -9,7 +9,7 @@ from werkzeug import Response
 
 from portal.extensions import db
 from portal.models import User
-from portal.services import notifications
+from portal.services.alerts import notifications
 from portal.services.clock import clock
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 

@@ -9,7 +9,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import CompanyKind, Device, User
-from portal.services import licensing
+from portal.services.licensing import entitlements
 from tests.portal.factories import make_device, make_user, share
 
 
@@ -32,7 +32,7 @@ def today() -> date:
 def with_trial(device: Device, days_ago: int = 30) -> Device:
     """The device's 6-month trial, started days_ago before the (lab) business date."""
     day = today() - timedelta(days=days_ago)
-    licensing.start_trial(device, today=day, now=datetime.combine(day, datetime.min.time()))
+    entitlements.start_trial(device, today=day, now=datetime.combine(day, datetime.min.time()))
     db.session.commit()
     return device
 

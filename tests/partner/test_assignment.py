@@ -7,16 +7,17 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import ActivationCode, Entitlement, OrderChannel, SubscriptionSegment
-from portal.services import assignment_preview, licensing
-from portal.services.activation_codes import format_code
 from portal.services.calendar_dates import add_months
 from portal.services.clock import clock
+from portal.services.licensing import entitlements
+from portal.services.licensing.activation_codes import format_code
+from portal.services.partners import assignment_preview
 from tests.partner.conftest import client_for, today, with_trial
 from tests.portal.factories import make_device, share
 
 
 def _code(user, quantity=3, sku="SCSTD1Y") -> ActivationCode:
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=user,
         channel=OrderChannel.PARTNER,
         sku=sku,
@@ -93,10 +94,10 @@ def test_preview_shows_new_term_dates_without_writing_then_confirm_assigns_them(
 
 def test_preview_matches_what_the_assignment_gives_for_an_upgrade(app, cast):
     code = _code(cast.partner, sku="SCADV1Y")
-    summary = licensing.verify_code(code.code, today=today())
+    summary = entitlements.verify_code(code.code, today=today())
     [before] = assignment_preview.preview(cast.partner, summary, [cast.device], today=today())
     assert before.new_start == today()  # an upgrade starts at once
-    [entitlement] = licensing.assign_from_code(
+    [entitlement] = entitlements.assign_from_code(
         cast.partner, code.code, [cast.device], today=today(), now=clock().now()
     )
     db.session.commit()
@@ -182,7 +183,7 @@ def test_devices_not_shared_are_404_all_or_nothing(app, cast):
 
 def test_the_result_page_is_only_for_those_who_see_the_device(app, cast):
     code = _code(cast.partner)
-    [entitlement] = licensing.assign_from_code(
+    [entitlement] = entitlements.assign_from_code(
         cast.partner, code.code, [cast.device], today=today(), now=clock().now()
     )
     db.session.commit()

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import ActivationCode, LicenseOrder
-from portal.services.activation_codes import format_code
-from portal.services.products import sellable_product_for_sku
-from portal.services.promotions import order_free_quantity
+from portal.services.licensing.activation_codes import format_code
+from portal.services.licensing.products import sellable_product_for_sku
+from portal.services.licensing.promotions import order_free_quantity
 from tests.partner.conftest import client_for, today
 
 ORDER = {

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 from portal.extensions import db
 from portal.models import CompanyKind, DeviceStatus
-from portal.services import partner_views
 from portal.services.calendar_dates import add_months
+from portal.services.partners import shared_devices
 from tests.partner.conftest import client_for, today, with_trial
 from tests.portal.factories import make_device, make_user, share
 
@@ -21,7 +21,7 @@ def test_devices_are_grouped_by_customer_and_sorted_soonest_expiry_first(app, ca
     theirs = with_trial(make_device(second, model="SMT1000C"), days_ago=100)
     share(theirs, cast.partner)
 
-    groups = partner_views.shared_with_me(cast.partner, today=today())
+    groups = shared_devices.shared_with_me(cast.partner, today=today())
     assert [g.company.name for g in groups] == ["Harbour Data Centre", "Zebra Clinics"]
     assert [r.device.id for r in groups[0].rows] == [lapsed.id, soon.id, cast.device.id, late.id]
     assert groups[0].rows[0].renewal_state == "basic" and groups[0].rows[1].renewal_state == "due"
@@ -45,7 +45,7 @@ def test_battery_replace_by_and_warranty_dates(app, cast):
     cast.device.battery_installed_on = date(2024, 5, 2)
     cast.device.warranty_ends_on = date(2027, 5, 2)
     db.session.commit()
-    row = partner_views.shared_with_me(cast.partner, today=today())[0].rows[0]
+    row = shared_devices.shared_with_me(cast.partner, today=today())[0].rows[0]
     assert row.battery_replace_by == date(2029, 5, 2)  # installed + the model's 5-year design life
     assert row.battery_warranty_ends_on == cast.device.battery_warranty_ends_on  # trial bonus year included
     assert row.warranty_ends_on == date(2027, 5, 2)
@@ -57,7 +57,7 @@ def test_battery_replace_by_and_warranty_dates(app, cast):
         )
     )
     db.session.commit()
-    row = partner_views.shared_with_me(cast.partner, today=today())[0].rows[0]
+    row = shared_devices.shared_with_me(cast.partner, today=today())[0].rows[0]
     assert row.battery_replace_by == date(2027, 10, 7)  # the UPS's own date wins
     page = client_for(app, cast.partner).get("/partner/shared").get_data(as_text=True)
     assert "07 Oct 2027" in page and "02 May 2027" in page

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import CompanyKind, DeviceShare, ShareStatus
-from portal.services import sharing
+from portal.services.partners import sharing
 from tests.partner.conftest import client_for
 from tests.portal.factories import make_device, make_user
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from portal.extensions import db
 from portal.models import CompanyKind, Device, DeviceShare, ShareStatus, User
-from portal.services.accounts import sign_up
+from portal.services.accounts.users import sign_up
 
 PASSWORD = "correct horse battery"
 _serials = itertools.count(1)

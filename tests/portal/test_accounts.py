@@ -6,7 +6,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Company, CompanyKind, Invitation, User
-from portal.services import accounts
+from portal.services.accounts import users
 from tests.portal.factories import PASSWORD, login, make_user
 
 SIGNUP = {
@@ -136,7 +136,7 @@ def test_invite_sends_email_and_invitee_joins_same_company(app, client, smtp_ser
     assert admin.company.name in client.get(path).get_data(as_text=True)
     response = client.post(path, data={"user_name": "Bob Stone", "password": "another long password"})
     assert response.status_code == 302
-    bob = accounts.user_by_email("bob@acme.example")
+    bob = users.user_by_email("bob@acme.example")
     assert bob.company_id == admin.company_id and not bob.is_admin
     # The link works once.
     client.post("/logout")
@@ -183,8 +183,8 @@ def test_invite_when_mail_server_is_down_keeps_invitation_and_shows_link(client)
 
 def test_only_admins_invite(client):
     admin = make_user()
-    sent = accounts.invite_coworker(admin, "carol@acme.example", now=admin.created_at)
-    carol = accounts.accept_invitation(sent.token, user_name="Carol", password="long enough password", now=admin.created_at)
+    sent = users.invite_coworker(admin, "carol@acme.example", now=admin.created_at)
+    carol = users.accept_invitation(sent.token, user_name="Carol", password="long enough password", now=admin.created_at)
     db.session.commit()
     login(client, carol, "long enough password")
     response = _invite(client, "dave@acme.example")

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from portal.extensions import db
 from portal.models import ActivationCode, Entitlement, OrderChannel
-from portal.services import licensing
 from portal.services.errors import LicensingError
+from portal.services.licensing import entitlements
 from tests.portal.factories import make_device, make_user
 
 
@@ -16,7 +16,7 @@ from tests.portal.factories import make_device, make_user
 @given(quantity=st.integers(1, 6), requests=st.lists(st.integers(1, 4), min_size=1, max_size=6))
 def test_code_quantity_is_never_exceeded(app, quantity, requests):
     customer = make_user()
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=customer, channel=OrderChannel.ONLINE, sku="SCSTD3Y", quantity=quantity, installer_email="a@b.example",
         today=date(2023, 1, 1), now=datetime(2023, 1, 1),
     )
@@ -25,7 +25,7 @@ def test_code_quantity_is_never_exceeded(app, quantity, requests):
     for wanted in requests:
         devices = [make_device(customer) for _ in range(wanted)]
         try:
-            licensing.assign_from_code(customer, code.code, devices, today=date(2026, 1, 10), now=datetime(2026, 1, 10))
+            entitlements.assign_from_code(customer, code.code, devices, today=date(2026, 1, 10), now=datetime(2026, 1, 10))
             db.session.commit()
             granted += wanted
         except LicensingError:

@@ -12,8 +12,8 @@ from devicelink.contract import Channel, topic
 from devicelink.provisioning import device_password
 from portal.extensions import db
 from portal.models import CompanyKind, DeviceCommand, DeviceStatus, OrderChannel
-from portal.services import licensing
 from portal.services.clock import clock
+from portal.services.licensing import entitlements
 from tests.portal.factories import login, make_device, make_user, share
 
 FACTORY_KEY = b"test-factory-key"
@@ -65,11 +65,11 @@ def _online(device):
 
 
 def _give(device, owner, sku):
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=owner, channel=OrderChannel.ONLINE, sku=sku, quantity=1, installer_email="a@b.example",
         today=datetime(2023, 1, 1).date(), now=datetime(2023, 1, 1),
     )
-    licensing.assign_from_code(owner, code.code, [device], today=clock().today(), now=clock().now())
+    entitlements.assign_from_code(owner, code.code, [device], today=clock().today(), now=clock().now())
     db.session.commit()
 
 
@@ -80,7 +80,7 @@ def _send(client, device, **form):
 def test_self_test_reaches_the_device_on_standard(linked_app, client, broker):
     owner = make_user()
     device = make_device(owner, serial="AS2612000001")
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     _online(device)
     inbox = DeviceInbox(broker.port, device.serial)
     try:
@@ -99,7 +99,7 @@ def test_self_test_reaches_the_device_on_standard(linked_app, client, broker):
 def test_outlet_reboot_needs_advanced_and_a_shared_partner_may_run_it(linked_app, client, broker):
     owner, partner = make_user(), make_user(CompanyKind.PARTNER)
     device = make_device(owner, serial="AS2612000002")
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     share(device, partner)
     _online(device)
     login(client, partner)
@@ -130,7 +130,7 @@ def test_refused_commands_say_why_and_send_nothing(linked_app, client, setup, fo
     owner = make_user()
     device = make_device(owner)
     if setup != "basic":
-        licensing.start_trial(device, today=clock().today(), now=clock().now())
+        entitlements.start_trial(device, today=clock().today(), now=clock().now())
         db.session.commit()
     if setup != "offline":
         _online(device)
@@ -147,7 +147,7 @@ def test_unreachable_broker_is_recorded_as_failed(app, client):
     device_link.init_app(app)
     owner = make_user()
     device = make_device(owner)
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     _online(device)
     login(client, owner)
     _send(client, device, type="test.battery.start")
@@ -158,11 +158,11 @@ def test_unreachable_broker_is_recorded_as_failed(app, client):
 def test_commands_nobody_answers_time_out(linked_app, client):
     from datetime import timedelta
 
-    from portal.services import commands
+    from portal.services.fleet import commands
 
     owner = make_user()
     device = make_device(owner)
-    licensing.start_trial(device, today=clock().today(), now=clock().now())
+    entitlements.start_trial(device, today=clock().today(), now=clock().now())
     _online(device)
     login(client, owner)
     _send(client, device, type="test.battery.start")

@@ -6,8 +6,8 @@ import pytest
 
 from portal.extensions import db
 from portal.models import CompanyKind, DeviceStatus
-from portal.services import licensing
 from portal.services.clock import clock, utcnow
+from portal.services.licensing import entitlements
 from tests.portal.factories import login, make_device, make_user, share
 
 
@@ -36,7 +36,7 @@ def fleet(app):
     _status(devices["low_battery"], "OB DISCHRG LB", **{"ups.load": 60, "battery.charge": 8})
     _status(devices["offline"], "OL", online=False)
     _status(devices["stale"], "OL", seen_ago_s=3600)
-    licensing.start_trial(devices["online"], today=clock().today(), now=clock().now())
+    entitlements.start_trial(devices["online"], today=clock().today(), now=clock().now())
     db.session.commit()
     return owner, devices
 

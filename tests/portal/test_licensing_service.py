@@ -10,18 +10,18 @@ import pytest
 from portal import create_app
 from portal.extensions import db
 from portal.models import ActivationCode, CompanyKind, Entitlement, OrderChannel
-from portal.services import licensing
-from portal.services.activation_codes import normalize_code
 from portal.services.errors import LicensingError
-from portal.services.plans import Feature, Plan
-from portal.services.subscription_timeline import current_segment
+from portal.services.licensing import entitlements
+from portal.services.licensing.activation_codes import normalize_code
+from portal.services.licensing.plans import Feature, Plan
+from portal.services.licensing.subscription_timeline import current_segment
 from tests.portal.factories import make_device, make_user, share
 
 NOW = datetime(2026, 1, 10, 12, 0)
 
 
 def _order(user, sku="SCSTD1Y", quantity=3, today=date(2026, 1, 10)) -> ActivationCode:
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=user, channel=OrderChannel.PARTNER, sku=sku, quantity=quantity, installer_email="installer@partner.example",
         po_number="PO-1", customer_name="Acme", today=today, now=NOW,
     )
@@ -30,18 +30,18 @@ def _order(user, sku="SCSTD1Y", quantity=3, today=date(2026, 1, 10)) -> Activati
 
 
 def _segments(device):
-    return [(s.plan, s.start, s.end) for s in licensing.device_timeline(device).segments]
+    return [(s.plan, s.start, s.end) for s in entitlements.device_timeline(device).segments]
 
 
 def test_trial_is_six_months_of_standard_once_per_serial(app):
     owner = make_user()
     device = make_device(owner)
-    assert licensing.start_trial(device, today=date(2026, 1, 10), now=NOW) is True
+    assert entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW) is True
     db.session.commit()
     assert _segments(device) == [(Plan.STANDARD, date(2026, 1, 10), date(2026, 7, 10))]
     # Removed and registered again, even by another company: no second trial.
     device.owner_company_id = make_user().company_id
-    assert licensing.start_trial(device, today=date(2026, 5, 1), now=NOW) is False
+    assert entitlements.start_trial(device, today=date(2026, 5, 1), now=NOW) is False
     assert len(_segments(device)) == 1
 
 
@@ -56,22 +56,22 @@ def test_trial_is_six_months_of_standard_once_per_serial(app):
 def test_trial_adds_a_year_of_battery_warranty_for_lead_acid(app, battery_type, warranty_ends_on, expected):
     device = make_device(make_user(), battery_type=battery_type)
     device.battery_warranty_ends_on = warranty_ends_on
-    licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+    entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW)
     assert device.battery_warranty_ends_on == expected
 
 
 def test_plan_gates_features_with_a_reason_naming_the_plan(app):
     device = make_device(make_user())
     with pytest.raises(LicensingError, match="Basic"):
-        licensing.require_feature(device, Feature.SELF_TEST, date(2026, 1, 10))
-    licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+        entitlements.require_feature(device, Feature.SELF_TEST, date(2026, 1, 10))
+    entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW)
     db.session.flush()
-    licensing.require_feature(device, Feature.SELF_TEST, date(2026, 1, 10))
+    entitlements.require_feature(device, Feature.SELF_TEST, date(2026, 1, 10))
     with pytest.raises(LicensingError, match="Advanced"):
-        licensing.require_feature(device, Feature.OUTLET_REBOOT, date(2026, 1, 10))
+        entitlements.require_feature(device, Feature.OUTLET_REBOOT, date(2026, 1, 10))
     # The trial ends: back to Basic.
     with pytest.raises(LicensingError):
-        licensing.require_feature(device, Feature.SELF_TEST, date(2026, 7, 10))
+        entitlements.require_feature(device, Feature.SELF_TEST, date(2026, 7, 10))
 
 
 def test_extended_warranty_skus_cannot_be_ordered_for_monitoring(app):
@@ -92,24 +92,24 @@ def test_partial_assignment_appends_after_trial_and_the_rest_stays_usable(app):
     partner = make_user(CompanyKind.PARTNER)
     first, second = make_device(customer), make_device(customer)
     for device in (first, second):
-        licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+        entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW)
         share(device, partner)
     code = _order(partner, quantity=3)
-    summary = licensing.verify_code(code.code, today=date(2026, 3, 1))
+    summary = entitlements.verify_code(code.code, today=date(2026, 3, 1))
     assert (summary.code.quantity, summary.code.remaining, summary.product.sku) == (3, 3, "SCSTD1Y")
 
-    licensing.assign_from_code(partner, code.code, [first], today=date(2026, 3, 1), now=NOW)
+    entitlements.assign_from_code(partner, code.code, [first], today=date(2026, 3, 1), now=NOW)
     db.session.commit()
     # Early renewal loses nothing: the year starts when the trial ends.
     assert _segments(first) == [
         (Plan.STANDARD, date(2026, 1, 10), date(2026, 7, 10)),
         (Plan.STANDARD, date(2026, 7, 10), date(2027, 7, 10)),
     ]
-    assert licensing.verify_code(code.code, today=date(2026, 3, 1)).code.remaining == 2
+    assert entitlements.verify_code(code.code, today=date(2026, 3, 1)).code.remaining == 2
 
     # Months later the remaining two go to the other device: stacked, each term from its own start.
-    licensing.assign_from_code(partner, code.code, [second], today=date(2026, 9, 1), now=NOW)
-    licensing.assign_from_code(partner, code.code, [second], today=date(2026, 9, 1), now=NOW)
+    entitlements.assign_from_code(partner, code.code, [second], today=date(2026, 9, 1), now=NOW)
+    entitlements.assign_from_code(partner, code.code, [second], today=date(2026, 9, 1), now=NOW)
     db.session.commit()
     assert _segments(second) == [
         (Plan.STANDARD, date(2026, 1, 10), date(2026, 7, 10)),
@@ -117,22 +117,22 @@ def test_partial_assignment_appends_after_trial_and_the_rest_stays_usable(app):
         (Plan.STANDARD, date(2027, 9, 1), date(2028, 9, 1)),
     ]
     with pytest.raises(LicensingError, match="already been assigned"):
-        licensing.assign_from_code(partner, code.code, [first], today=date(2026, 9, 1), now=NOW)
+        entitlements.assign_from_code(partner, code.code, [first], today=date(2026, 9, 1), now=NOW)
 
 
 def test_advanced_upgrade_starts_at_once_and_standard_resumes_after(app):
     customer = make_user()
     device = make_device(customer)
-    licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+    entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW)
     code = _order(customer, sku="SCADV1Y", quantity=1, today=date(2023, 1, 1))  # outside any promotion
-    licensing.assign_from_code(customer, code.code, [device], today=date(2026, 4, 10), now=NOW)
+    entitlements.assign_from_code(customer, code.code, [device], today=date(2026, 4, 10), now=NOW)
     db.session.commit()
     segments = _segments(device)
     assert segments[1][0] == Plan.ADVANCED and segments[1][1] == date(2026, 4, 10)
     # 91 days of trial were left on 10 April; they resume when the Advanced term ends.
     advanced_end = segments[1][2]
     assert segments[2] == (Plan.STANDARD, advanced_end, advanced_end + (date(2026, 7, 10) - date(2026, 4, 10)))
-    assert current_segment(licensing.device_timeline(device), date(2026, 4, 10)).plan == Plan.ADVANCED
+    assert current_segment(entitlements.device_timeline(device), date(2026, 4, 10)).plan == Plan.ADVANCED
 
 
 def test_assignment_is_all_or_nothing(app):
@@ -140,9 +140,9 @@ def test_assignment_is_all_or_nothing(app):
     devices = [make_device(customer) for _ in range(3)]
     code = _order(customer, quantity=2)
     with pytest.raises(LicensingError, match="has 2 licenses left; select at most 2 devices"):
-        licensing.assign_from_code(customer, code.code, devices, today=date(2026, 1, 10), now=NOW)
+        entitlements.assign_from_code(customer, code.code, devices, today=date(2026, 1, 10), now=NOW)
     db.session.rollback()
-    assert licensing.verify_code(code.code, today=date(2026, 1, 10)).code.remaining == 2
+    assert entitlements.verify_code(code.code, today=date(2026, 1, 10)).code.remaining == 2
     assert db.session.scalar(db.select(db.func.count(Entitlement.id))) == 0
 
 
@@ -151,7 +151,7 @@ def test_same_device_twice_in_one_assignment_is_refused(app):
     device = make_device(customer)
     code = _order(customer, quantity=2)
     with pytest.raises(LicensingError, match="one license from a code at a time"):
-        licensing.assign_from_code(customer, code.code, [device, device], today=date(2026, 1, 10), now=NOW)
+        entitlements.assign_from_code(customer, code.code, [device, device], today=date(2026, 1, 10), now=NOW)
 
 
 def test_only_the_owner_or_a_partner_it_shared_with_may_assign(app):
@@ -159,10 +159,10 @@ def test_only_the_owner_or_a_partner_it_shared_with_may_assign(app):
     device = make_device(customer)
     code = _order(stranger, quantity=2)
     with pytest.raises(LicensingError, match="No such device"):
-        licensing.assign_from_code(stranger, code.code, [device], today=date(2026, 1, 10), now=NOW)
+        entitlements.assign_from_code(stranger, code.code, [device], today=date(2026, 1, 10), now=NOW)
     db.session.rollback()
     share(device, partner)
-    licensing.assign_from_code(partner, code.code, [device], today=date(2026, 1, 10), now=NOW)
+    entitlements.assign_from_code(partner, code.code, [device], today=date(2026, 1, 10), now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +175,7 @@ def test_only_the_owner_or_a_partner_it_shared_with_may_assign(app):
 )
 def test_bad_codes_get_clear_messages(app, text, message):
     with pytest.raises(LicensingError) as error:
-        licensing.verify_code(text, today=date(2026, 1, 10))
+        entitlements.verify_code(text, today=date(2026, 1, 10))
     assert message in error.value.message
 
 
@@ -185,14 +185,14 @@ def test_mistyped_and_unknown_codes_are_told_apart(app):
     wrong_char = "B" if code[position] != "B" else "C"
     mistyped = code[:position] + wrong_char + code[position + 1 :]
     with pytest.raises(LicensingError, match="mistyped"):
-        licensing.verify_code(mistyped, today=date(2026, 1, 10))
-    from portal.services.activation_codes import generate_code
+        entitlements.verify_code(mistyped, today=date(2026, 1, 10))
+    from portal.services.licensing.activation_codes import generate_code
 
     with pytest.raises(LicensingError, match="No activation code matches"):
-        licensing.verify_code(generate_code(), today=date(2026, 1, 10))
+        entitlements.verify_code(generate_code(), today=date(2026, 1, 10))
     # Case, spaces and dashes do not matter.
     formatted = "-".join(code[i : i + 5] for i in range(0, len(code), 5)).lower()
-    assert licensing.verify_code(f"  {formatted} ", today=date(2026, 1, 10)).code.code == normalize_code(code)
+    assert entitlements.verify_code(f"  {formatted} ", today=date(2026, 1, 10)).code.code == normalize_code(code)
 
 
 def _race(app_factory, code_text: str, device_ids: list[int], user_id: int) -> list[str]:
@@ -211,7 +211,7 @@ def _race(app_factory, code_text: str, device_ids: list[int], user_id: int) -> l
                     user = db.session.get(User, user_id)
                     device = db.session.get(Device, device_id)
                     barrier.wait(timeout=30)
-                    licensing.assign_from_code(user, code_text, [device], today=date(2026, 1, 10), now=NOW)
+                    entitlements.assign_from_code(user, code_text, [device], today=date(2026, 1, 10), now=NOW)
                     db.session.commit()
                     result = "ok"
                 except LicensingError:
@@ -263,9 +263,9 @@ def test_segments_table_mirrors_the_timeline(app):
 
     customer = make_user()
     device = make_device(customer)
-    licensing.start_trial(device, today=date(2026, 1, 10), now=NOW)
+    entitlements.start_trial(device, today=date(2026, 1, 10), now=NOW)
     code = _order(customer, sku="SCSTD3Y", quantity=1)
-    licensing.assign_from_code(customer, code.code, [device], today=date(2026, 2, 1), now=NOW)
+    entitlements.assign_from_code(customer, code.code, [device], today=date(2026, 2, 1), now=NOW)
     db.session.commit()
     rows = db.session.scalars(db.select(SubscriptionSegment).order_by(SubscriptionSegment.start)).all()
     assert [(r.plan, r.start, r.end) for r in rows] == [

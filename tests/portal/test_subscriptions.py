@@ -4,9 +4,9 @@ import pytest
 
 from portal.extensions import db
 from portal.models import ActivationCode, CompanyKind, Entitlement, LicenseOrder
-from portal.services import licensing
 from portal.services.clock import clock
-from portal.services.payments import luhn_valid
+from portal.services.licensing import entitlements
+from portal.services.licensing.payments import luhn_valid
 from tests.portal.factories import login, make_device, make_user, share
 
 CARD = {"card_holder": "Ada Martin", "card_number": "4242 4242 4242 4242", "card_expiry": "12/30", "card_cvc": "123"}
@@ -16,7 +16,7 @@ CARD = {"card_holder": "Ada Martin", "card_number": "4242 4242 4242 4242", "card
 def owned(app):
     owner = make_user()
     devices = [make_device(owner) for _ in range(3)]
-    licensing.start_trial(devices[0], today=clock().today(), now=clock().now())
+    entitlements.start_trial(devices[0], today=clock().today(), now=clock().now())
     db.session.commit()
     return owner, devices
 
@@ -49,9 +49,9 @@ def test_buy_online_charges_and_assigns_at_once(client, owned, app):
     gateway = app.extensions["upsconnect.payments"]
     assert [str(c.amount) for c in gateway.charges] == ["408.00"]
     # The trial device's year is appended after its trial; the other starts Advanced today.
-    trial, year = licensing.device_timeline(devices[0]).segments
+    trial, year = entitlements.device_timeline(devices[0]).segments
     assert (year.plan.key, year.start) == ("standard", trial.end)
-    assert licensing.current_plan(devices[1], clock().today()).key == "advanced"
+    assert entitlements.current_plan(devices[1], clock().today()).key == "advanced"
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_partner_may_buy_for_a_shared_device(client, owned):
     assert devices[0].serial not in client.get("/subscriptions").get_data(as_text=True)
     response = client.post("/subscriptions/buy", data={"device": [str(devices[2].id)], f"sku-{devices[2].id}": "SCSTD5Y", **CARD})
     assert response.status_code == 303
-    assert licensing.current_plan(devices[2], clock().today()).key == "standard"
+    assert entitlements.current_plan(devices[2], clock().today()).key == "standard"
 
 
 def test_cart_partial_reprices_without_card_details(client, owned):

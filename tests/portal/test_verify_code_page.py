@@ -4,13 +4,13 @@ from datetime import date, datetime
 
 from portal.extensions import db
 from portal.models import CompanyKind, OrderChannel
-from portal.services import licensing
-from portal.services.activation_codes import format_code, generate_code
+from portal.services.licensing import entitlements
+from portal.services.licensing.activation_codes import format_code, generate_code
 from tests.portal.factories import login, make_user
 
 
 def _code(user, quantity=3):
-    code = licensing.place_order(
+    code = entitlements.place_order(
         ordered_by=user, channel=OrderChannel.PARTNER, sku="SCSTD1Y", quantity=quantity, installer_email="inst@p.example",
         po_number="PO-77", today=date(2026, 1, 10), now=datetime(2026, 1, 10),
     )

@@ -9,7 +9,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import CompanyKind, Device, DeviceStatus, User
-from portal.services import licensing
+from portal.services.licensing import entitlements
 from tests.portal.factories import make_device, make_user, share
 
 TODAY = date(2026, 11, 23)
@@ -90,7 +90,7 @@ def fleet(app, fixed_clock) -> Fleet:
 
     foreign = make_device(other_customer, serial="AS2600000099", model="SMT750C")
     for device in (a, b, c, foreign):
-        licensing.start_trial(device, today=date(2026, 9, 1), now=datetime(2026, 9, 1, 8))
+        entitlements.start_trial(device, today=date(2026, 9, 1), now=datetime(2026, 9, 1, 8))
     db.session.commit()
     share(a, partner)
     share(b, partner)

@@ -11,8 +11,8 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Quote
-from portal.services import reports
-from portal.services.renewals_upload import parse_renewals
+from portal.services.partners.renewals_upload import parse_renewals
+from portal.services.reports import my_reports
 from tests.portal.factories import login
 from tests.reports.conftest import TODAY
 
@@ -27,12 +27,12 @@ def _quote_from_devices(client, fleet, *devices, customer_name=""):
 
 def _renewals_files(fleet) -> tuple[bytes, bytes]:
     """The owner's MyRenewals exactly as the Reports page writes it, as CSV and XLSX."""
-    columns = reports.RENEWALS_COLUMNS
-    csv_bytes = "".join(reports.csv_stream(columns, reports.device_rows(fleet.owner, today=TODAY))).encode(
+    columns = my_reports.RENEWALS_COLUMNS
+    csv_bytes = "".join(my_reports.csv_stream(columns, my_reports.device_rows(fleet.owner, today=TODAY))).encode(
         "utf-8"
     )
     buffer = io.BytesIO()
-    reports.write_xlsx(buffer, "MyRenewals", columns, reports.device_rows(fleet.owner, today=TODAY))
+    my_reports.write_xlsx(buffer, "MyRenewals", columns, my_reports.device_rows(fleet.owner, today=TODAY))
     return csv_bytes, buffer.getvalue()
 
 
@@ -72,7 +72,7 @@ def test_partner_builds_a_quote_from_shared_devices(client, fleet):
 
 
 def test_batteries_and_warranties_inside_each_term(client, fleet):
-    from portal.services.quotes import price_quote
+    from portal.services.partners.quotes import price_quote
 
     login(client, fleet.partner)
     priced = price_quote(db.session.get(Quote, _quote_from_devices(client, fleet, fleet.a, fleet.b)))
@@ -247,7 +247,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("filename", "data", "message"), MALFORMED, ids=[m[2][:30] for m in MALFORMED])
 def test_malformed_uploads_are_refused_in_place(client, fleet, monkeypatch, filename, data, message):
-    monkeypatch.setattr("portal.services.renewals_upload.MAX_ROWS", 5)
+    monkeypatch.setattr("portal.services.partners.renewals_upload.MAX_ROWS", 5)
     login(client, fleet.partner)
     response = client.post(
         "/quotes/upload", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"

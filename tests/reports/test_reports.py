@@ -11,8 +11,8 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Device, DeviceStatus, SubscriptionSegment
-from portal.services.battery_life import battery_replace_by
-from portal.services.reports import INVENTORY_COLUMNS, RENEWALS_COLUMNS
+from portal.services.fleet.battery_life import battery_replace_by
+from portal.services.reports.my_reports import INVENTORY_COLUMNS, RENEWALS_COLUMNS
 from tests.portal.factories import login
 
 URLS = [

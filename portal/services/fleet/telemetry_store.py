@@ -1,0 +1,488 @@
+"""What devices report, written to the database: hellos, states, telemetry, events, command results.
+
+Plain functions over the models, no MQTT. None of them commits: the caller (the ingest worker, a
+test) owns the transaction, so one flush of the worker is one transaction. Inserts of telemetry and
+events use ``INSERT ... ON CONFLICT DO NOTHING`` on (device_id, seq), so a redelivered message is
+stored once on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.extensions import db
+from portal.models import Device, DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
+from portal.services.licensing import entitlements
+from portal.services.licensing.plans import Feature, plan_allows
+
+# NUT variable -> TelemetrySample column; everything else stays in DeviceStatus.variables only.
+SAMPLE_COLUMNS = {
+    "ups.load": "load_percent",
+    "battery.charge": "charge_percent",
+    "battery.runtime": "runtime_s",
+    "input.voltage": "input_voltage_v",
+    "output.voltage": "output_voltage_v",
+    "input.frequency": "input_frequency_hz",
+    "ups.temperature": "temperature_c",
+}
+ROLLUP_AVERAGES = (
+    "load_percent",
+    "charge_percent",
+    "runtime_s",
+    "input_voltage_v",
+    "output_voltage_v",
+    "temperature_c",
+)
+TERMINAL_COMMAND_STATUSES = frozenset({"done", "failed", "timed_out"})
+PLAN_CACHE_S = 60.0
+
+
+@dataclass(frozen=True)
+class TelemetryRow:
+    """One valid telemetry message, ready to store."""
+
+    serial: str
+    seq: int
+    ts: float  # the device's unix time in seconds
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One valid event message, ready to store."""
+
+    serial: str
+    seq: int
+    ts: float
+    code: str
+    severity: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # events of devices whose plan records none
+
+
+def _business_now() -> datetime:
+    """The portal's clock (lab mode can move it): alerts, maintenance windows and outbox rows use it."""
+    from portal.services.clock import clock
+
+    return clock().now()
+
+
+def from_unix(ts: float) -> datetime:
+    """Naive UTC, as every timestamp column stores it."""
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
+def _insert(table: Any) -> Any:
+    """The dialect's own INSERT, which knows ON CONFLICT."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# ---------------------------------------------------------------- serial -> device id
+
+
+@dataclass
+class DeviceIds:
+    """Serial -> device id, cached for the life of a worker (a device row is never deleted).
+
+    A serial never seen before gets an unclaimed placeholder row, so telemetry that overtakes its
+    hello is kept; the hello fills in the model and firmware.
+    """
+
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def resolve(self, serials: Iterable[str], now: datetime) -> dict[str, int]:
+        wanted = set(serials)
+        missing = wanted - self.ids.keys()
+        if missing:
+            rows = db.session.execute(select(Device.serial, Device.id).where(Device.serial.in_(missing)))
+            self.ids.update({serial: device_id for serial, device_id in rows})
+            for serial in sorted(missing - self.ids.keys()):
+                device = Device(serial=serial, model="", first_seen_at=now)
+                db.session.add(device)
+                db.session.flush()
+                self.ids[serial] = device.id
+        return {serial: self.ids[serial] for serial in wanted}
+
+    def clear(self) -> None:
+        """Forget everything, e.g. after a rollback that may have undone placeholder rows."""
+        self.ids.clear()
+
+
+# ---------------------------------------------------------------- hello and state
+
+
+def record_hello(serial: str, payload: dict[str, Any], now: datetime) -> Device:
+    """Create the device unclaimed on its first hello; keep model, firmware, battery and outlets current."""
+    device = db.session.scalar(select(Device).where(Device.serial == serial))
+    if device is None:
+        device = Device(serial=serial, model=payload["model"], first_seen_at=now, owner_company_id=None)
+        db.session.add(device)
+    device.model = payload["model"]
+    device.firmware = payload["firmware"]
+    device.battery_type = payload["battery_type"]
+    device.outlet_groups = list(payload["outlet_groups"])
+    db.session.flush()
+    return device
+
+
+def _status(device_id: int) -> DeviceStatus:
+    status = db.session.get(DeviceStatus, device_id)
+    if status is None:
+        status = DeviceStatus(device_id=device_id, online=False, last_seq=-1, ups_status="", variables={})
+        db.session.add(status)
+    return status
+
+
+def record_state(
+    serial: str, online: bool, now: datetime, *, ids: DeviceIds | None = None, live: bool = True
+) -> None:
+    """Online / lost from the retained state topic.
+
+    ``live`` is False for a retained copy replayed on subscribe: it says nothing about when the
+    device was last heard from.
+    """
+    device_id = (ids or DeviceIds()).resolve([serial], now)[serial]
+    status = _status(device_id)
+    went_offline = status.online and not online
+    if status.online != online or status.state_changed_at is None:
+        status.online = online
+        status.state_changed_at = now
+    if went_offline:
+        from portal.services.alerts import notifications
+
+        notifications.alert_state_change(device_id, online, now=_business_now(), today=_business_now().date())
+    if online and live:
+        status.last_seen_at = now
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- telemetry
+
+
+def _sample_values(row: TelemetryRow) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "seq": row.seq,
+        "ts": from_unix(row.ts),
+        "ups_status": str(row.variables.get("ups.status") or "")[:80],
+    }
+    for name, column in SAMPLE_COLUMNS.items():
+        value = row.variables.get(name)
+        values[column] = (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+    return values
+
+
+def store_telemetry_batch(
+    rows: Sequence[TelemetryRow], *, now: datetime | None = None, ids: DeviceIds | None = None
+) -> BatchResult:
+    """Insert samples once per (device, seq) and move each device's latest row to its newest sample."""
+    if not rows:
+        return BatchResult()
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    device_ids = (ids or DeviceIds()).resolve({row.serial for row in rows}, now)
+    unique: dict[tuple[int, int], TelemetryRow] = {}
+    for row in rows:
+        unique.setdefault((device_ids[row.serial], row.seq), row)
+    values = [{"device_id": device_id, **_sample_values(row)} for (device_id, _), row in unique.items()]
+    # RETURNING lists only the rows really inserted: the rest were already stored.
+    stmt = (
+        _insert(TelemetrySample)
+        .on_conflict_do_nothing(index_elements=["device_id", "seq"])
+        .returning(TelemetrySample.id)
+    )
+    inserted = len(db.session.execute(stmt, values).all())
+
+    newest: dict[int, TelemetryRow] = {}
+    for (device_id, _), row in unique.items():
+        if device_id not in newest or row.seq > newest[device_id].seq:
+            newest[device_id] = row
+    _upsert_latest(newest, now)
+    if inserted:
+        from portal.services.alerts import thresholds
+
+        thresholds.evaluate_batch(
+            {device_id: row.variables for device_id, row in newest.items()}, now=_business_now()
+        )
+    return BatchResult(stored=inserted, duplicates=len(rows) - inserted)
+
+
+def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
+    table = DeviceStatus.__table__
+    values = [
+        {
+            "device_id": device_id,
+            "online": True,
+            "last_seen_at": now,
+            "last_telemetry_at": from_unix(row.ts),
+            "last_seq": row.seq,
+            "ups_status": str(row.variables.get("ups.status") or "")[:80],
+            "variables": row.variables,
+        }
+        for device_id, row in newest.items()
+    ]
+    stmt = _insert(table)
+    # A late redelivery of an older sample must not move the latest row backwards.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id"],
+        set_={
+            name: stmt.excluded[name] for name in ("last_telemetry_at", "last_seq", "ups_status", "variables")
+        },
+        where=stmt.excluded.last_seq > table.c.last_seq,
+    )
+    db.session.execute(stmt, values)
+    _touch(newest.keys(), now)
+
+
+def _touch(device_ids: Iterable[int], now: datetime) -> None:
+    """Whatever a device sends shows it is alive, even an old sample redelivered."""
+    db.session.execute(
+        update(DeviceStatus).where(DeviceStatus.device_id.in_(list(device_ids))).values(last_seen_at=now)
+    )
+
+
+# ---------------------------------------------------------------- events
+
+
+class PlanCache:
+    """Whether each device's plan records events, looked up once per device and kept briefly."""
+
+    def __init__(self, ttl_s: float = PLAN_CACHE_S) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[tuple[int, date], tuple[float, bool]] = {}
+
+    def records_events(self, device_id: int, today: date) -> bool:
+        key = (device_id, today)
+        hit = self._entries.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        device = db.session.get(Device, device_id)
+        allowed = device is not None and plan_allows(entitlements.current_plan(device, today), Feature.EVENT_LOG)
+        self._entries[key] = (time.monotonic(), allowed)
+        return allowed
+
+
+def store_events(
+    rows: Sequence[EventRow],
+    today: date,
+    *,
+    now: datetime | None = None,
+    ids: DeviceIds | None = None,
+    plans: PlanCache | None = None,
+) -> BatchResult:
+    """Add events to each device's log once per (device, seq); a device on Basic records none."""
+    if not rows:
+        return BatchResult()
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    plans = plans or PlanCache()
+    device_ids = (ids or DeviceIds()).resolve({row.serial for row in rows}, now)
+    allowed = {device_id: plans.records_events(device_id, today) for device_id in set(device_ids.values())}
+    unique: dict[tuple[int, int], EventRow] = {}
+    skipped = 0
+    for row in rows:
+        device_id = device_ids[row.serial]
+        if not allowed[device_id]:
+            skipped += 1
+            continue
+        unique.setdefault((device_id, row.seq), row)
+    inserted = 0
+    if unique:
+        values = [
+            {
+                "device_id": device_id,
+                "seq": row.seq,
+                "ts": from_unix(row.ts),
+                "code": row.code,
+                "severity": row.severity,
+                "text": row.text,
+            }
+            for (device_id, _), row in unique.items()
+        ]
+        stmt = (
+            _insert(DeviceEvent)
+            .on_conflict_do_nothing(index_elements=["device_id", "seq"])
+            .returning(DeviceEvent.id)
+        )
+        new_ids = [event_id for (event_id,) in db.session.execute(stmt, values).all()]
+        inserted = len(new_ids)
+        if new_ids:
+            from portal.services.alerts import notifications
+
+            notifications.alert_for_events(new_ids, now=_business_now(), today=today)
+    _touch(set(device_ids.values()), now)
+    return BatchResult(stored=inserted, duplicates=len(rows) - skipped - inserted, skipped=skipped)
+
+
+def purge_events(older_than: datetime) -> int:
+    """Delete event log entries older than ``older_than``; returns how many."""
+    return db.session.execute(delete(DeviceEvent).where(DeviceEvent.ts < older_than)).rowcount or 0
+
+
+# ---------------------------------------------------------------- command results
+
+
+def record_command_result(payload: dict[str, Any], now: datetime, *, serial: str | None = None) -> bool:
+    """Move a command along (accepted, progress, done, failed); False for an id the portal never sent.
+
+    With ``serial``, a result for another device's command counts as unknown: a device may only
+    report on its own commands. A finished command stays finished when an older result arrives late.
+    """
+    command = db.session.get(DeviceCommand, payload["id"])
+    if command is None:
+        return False
+    if (
+        serial is not None
+        and db.session.scalar(select(Device.serial).where(Device.id == command.device_id)) != serial
+    ):
+        return False
+    if command.status in TERMINAL_COMMAND_STATUSES:
+        return True
+    command.status = payload["status"]
+    progress = payload.get("progress_percent")
+    if payload["status"] == "done":
+        progress = 100 if progress is None else progress
+    if progress is not None:
+        command.progress_percent = round(progress)
+    if payload.get("message"):
+        command.message = payload["message"][:500]
+    command.updated_at = now
+    db.session.flush()
+    return True
+
+
+# ---------------------------------------------------------------- downsampling
+
+
+def _bucket_start(ts: datetime, bucket_seconds: int) -> datetime:
+    epoch = int(ts.replace(tzinfo=UTC).timestamp())
+    return from_unix(epoch - epoch % bucket_seconds)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _fold(samples: list[TelemetrySample], bucket_seconds: int) -> dict[str, Any]:
+    column = {
+        name: [getattr(s, name) for s in samples if getattr(s, name) is not None]
+        for name in (*ROLLUP_AVERAGES, "input_voltage_v")
+    }
+    voltages = column["input_voltage_v"]
+    return {
+        "bucket_seconds": bucket_seconds,
+        "samples": len(samples),
+        **{name: _mean(column[name]) for name in ROLLUP_AVERAGES},
+        "min_input_voltage_v": min(voltages) if voltages else None,
+        "max_input_voltage_v": max(voltages) if voltages else None,
+        "on_battery_samples": sum(1 for s in samples if "OB" in s.ups_status.split()),
+    }
+
+
+def _merge(rollup: TelemetryRollup, new: dict[str, Any]) -> None:
+    """Fold late samples into an existing bucket, weighting averages by sample count."""
+    old_n, new_n = rollup.samples, new["samples"]
+    for name in ROLLUP_AVERAGES:
+        a, b = getattr(rollup, name), new[name]
+        setattr(
+            rollup, name, b if a is None else a if b is None else (a * old_n + b * new_n) / (old_n + new_n)
+        )
+    lows = [v for v in (rollup.min_input_voltage_v, new["min_input_voltage_v"]) if v is not None]
+    highs = [v for v in (rollup.max_input_voltage_v, new["max_input_voltage_v"]) if v is not None]
+    rollup.min_input_voltage_v = min(lows) if lows else None
+    rollup.max_input_voltage_v = max(highs) if highs else None
+    rollup.samples = old_n + new_n
+    rollup.on_battery_samples += new["on_battery_samples"]
+
+
+def downsample(before: datetime, bucket_seconds: int = 900) -> int:
+    """Fold full-resolution samples older than ``before`` into buckets and delete them; returns how many.
+
+    Only whole buckets are folded (the cut-off is rounded down to a bucket boundary), and samples are
+    deleted as they are folded, so running it again changes nothing.
+    """
+    cutoff = _bucket_start(before, bucket_seconds)
+    device_ids = db.session.scalars(
+        select(TelemetrySample.device_id).where(TelemetrySample.ts < cutoff).distinct()
+    ).all()
+    folded = 0
+    for device_id in device_ids:
+        samples = db.session.scalars(
+            select(TelemetrySample)
+            .where(TelemetrySample.device_id == device_id, TelemetrySample.ts < cutoff)
+            .order_by(TelemetrySample.ts)
+        ).all()
+        buckets: dict[datetime, list[TelemetrySample]] = defaultdict(list)
+        for sample in samples:
+            buckets[_bucket_start(sample.ts, bucket_seconds)].append(sample)
+        existing = {
+            r.bucket_start: r
+            for r in db.session.scalars(
+                select(TelemetryRollup).where(
+                    TelemetryRollup.device_id == device_id, TelemetryRollup.bucket_start.in_(list(buckets))
+                )
+            )
+        }
+        for start, group in buckets.items():
+            values = _fold(group, bucket_seconds)
+            if start in existing:
+                _merge(existing[start], values)
+            else:
+                db.session.add(TelemetryRollup(device_id=device_id, bucket_start=start, **values))
+        # Delete exactly what was folded: a sample inserted meanwhile has a larger id.
+        db.session.execute(
+            delete(TelemetrySample).where(
+                TelemetrySample.device_id == device_id,
+                TelemetrySample.ts < cutoff,
+                TelemetrySample.id <= max(s.id for s in samples),
+            )
+        )
+        db.session.flush()
+        for sample in samples:
+            db.session.expunge(sample)  # deleted behind the session's back
+        folded += len(samples)
+    return folded
+
+
+# ---------------------------------------------------------------- freshness
+
+
+def _last_seen(then: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - then).total_seconds() // 60))
+    if minutes < 1:
+        return "last seen less than a minute ago"
+    if minutes < 120:
+        return f"last seen {minutes} minute{'s' if minutes != 1 else ''} ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"last seen {hours} hours ago"
+    return f"last seen {hours // 24} days ago"
+
+
+def device_freshness(
+    status: DeviceStatus | None, now: datetime, stale_after: timedelta | float
+) -> tuple[str, str]:
+    """("online" | "stale" | "offline", "last seen 7 minutes ago") for the dashboard."""
+    stale_after = stale_after if isinstance(stale_after, timedelta) else timedelta(seconds=stale_after)
+    if status is None or status.last_seen_at is None:
+        return "offline", "never seen"
+    seen = _last_seen(status.last_seen_at, now)
+    if not status.online:
+        return "offline", seen
+    if now - status.last_seen_at > stale_after:
+        return "stale", seen
+    return "online", seen

@@ -1,0 +1,213 @@
+"""The licensing engine over the database: trials, orders, activation codes and assignments.
+
+The rules themselves (timelines, plans, products, promotions, code format) are pure modules beside
+this one; this module reads and writes the rows and keeps redemption atomic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, select, update
+
+from portal.extensions import db
+from portal.models import (
+    ActivationCode,
+    Device,
+    Entitlement,
+    LicenseOrder,
+    OrderChannel,
+    SubscriptionSegment,
+    User,
+)
+from portal.services.accounts import access
+from portal.services.calendar_dates import add_months
+from portal.services.errors import LicensingError
+from portal.services.licensing.activation_codes import check_code_format, generate_code
+from portal.services.licensing.plans import Feature, Plan, why_not
+from portal.services.licensing.products import (
+    TRIAL_PRODUCT,
+    LicenseProduct,
+    product_for_sku,
+    sellable_product_for_sku,
+    trial_battery_warranty_bonus_months,
+)
+from portal.services.licensing.promotions import activation_bonus_months, order_free_quantity
+from portal.services.licensing.subscription_timeline import Entitlement as TimelineEntry
+from portal.services.licensing.subscription_timeline import Timeline, build_timeline, plan_on
+
+MAX_ORDER_QUANTITY = 1000
+UNKNOWN_CODE = "No activation code matches what you entered. Check it against the Installer Email."
+
+
+def device_timeline(device: Device) -> Timeline:
+    """The device's subscription, rebuilt from every entitlement ever assigned to it."""
+    rows = db.session.scalars(
+        select(Entitlement).where(Entitlement.device_id == device.id).order_by(Entitlement.assigned_at, Entitlement.id)
+    )
+    return build_timeline(
+        [TimelineEntry(id=row.id, plan=Plan.from_key(row.plan), months=row.months, assigned_on=row.assigned_on, source=row.source) for row in rows]
+    )
+
+
+def refresh_segments(device: Device) -> None:
+    """Rewrite the device's dated segments from its timeline; call after adding entitlements."""
+    db.session.flush()
+    db.session.execute(delete(SubscriptionSegment).where(SubscriptionSegment.device_id == device.id))
+    db.session.add_all(
+        SubscriptionSegment(device_id=device.id, plan=s.plan.key, start=s.start, end=s.end, entitlement_id=s.entitlement_id)
+        for s in device_timeline(device).segments
+    )
+    db.session.flush()
+
+
+def current_plan(device: Device, today: date) -> Plan:
+    return plan_on(device_timeline(device), today)
+
+
+def require_feature(device: Device, feature: Feature, today: date) -> None:
+    """LicensingError naming the plan that allows the feature, unless the device's plan allows it now."""
+    reason = why_not(current_plan(device, today), feature)
+    if reason:
+        raise LicensingError(reason)
+
+
+def start_trial(device: Device, *, today: date, now: datetime) -> bool:
+    """Grant the 6-month Standard trial on a serial's first registration, ever; True when granted.
+
+    Lead-acid units registering for the trial also get an extra year of battery warranty.
+    """
+    if device.trial_started_on is not None:
+        return False
+    device.trial_started_on = today
+    db.session.add(
+        Entitlement(device_id=device.id, plan=TRIAL_PRODUCT.plan.key, months=TRIAL_PRODUCT.months, source="trial",
+                    sku=TRIAL_PRODUCT.sku, assigned_on=today, assigned_at=now)
+    )
+    bonus = trial_battery_warranty_bonus_months(device.battery_type)
+    if bonus:
+        base = max(device.battery_warranty_ends_on or today, today)
+        device.battery_warranty_ends_on = add_months(base, bonus)
+    refresh_segments(device)
+    return True
+
+
+def place_order(
+    *,
+    ordered_by: User,
+    channel: OrderChannel,
+    sku: str,
+    quantity: int,
+    installer_email: str,
+    po_number: str = "",
+    customer_name: str = "",
+    today: date,
+    now: datetime,
+) -> ActivationCode:
+    """An order of one SKU; returns its activation code, with any promotion's free licenses added."""
+    product = sellable_product_for_sku(sku)
+    if not 1 <= quantity <= MAX_ORDER_QUANTITY:
+        raise LicensingError(f"Order between 1 and {MAX_ORDER_QUANTITY} licenses at a time.", field="quantity")
+    order = LicenseOrder(
+        channel=channel, po_number=po_number.strip(), installer_email=installer_email, ordered_by_company_id=ordered_by.company_id,
+        customer_name=customer_name.strip(), placed_at=now,
+    )
+    total = quantity + order_free_quantity(product, quantity, today)
+    code = ActivationCode(
+        code=_unused_code(), sku=product.sku, quantity=total, remaining=total, paid_quantity=quantity, order=order, issued_on=today,
+    )
+    db.session.add_all([order, code])
+    db.session.flush()
+    return code
+
+
+def _unused_code() -> str:
+    while True:  # a collision at 100+ bits is all but impossible; checking costs one query
+        code = check_code_format(generate_code())
+        if db.session.scalar(select(ActivationCode.id).where(ActivationCode.code == code)) is None:
+            return code
+
+
+@dataclass(frozen=True)
+class CodeSummary:
+    """What a code carries, as Verify Activation Code shows it."""
+
+    code: ActivationCode
+    product: LicenseProduct
+    bonus_months_today: int
+
+    @property
+    def used(self) -> int:
+        return self.code.quantity - self.code.remaining
+
+    @property
+    def free_quantity(self) -> int:
+        return self.code.quantity - self.code.paid_quantity
+
+
+def verify_code(text: str, *, today: date) -> CodeSummary:
+    """The code's SKU, quantity and what is left, or a message telling mistyped from unknown."""
+    normalized = check_code_format(text)
+    code = db.session.scalar(select(ActivationCode).where(ActivationCode.code == normalized))
+    if code is None:
+        raise LicensingError(UNKNOWN_CODE, field="code")
+    product = product_for_sku(code.sku)
+    return CodeSummary(code=code, product=product, bonus_months_today=activation_bonus_months(product, today))
+
+
+def check_assignable(actor: User, devices: list[Device]) -> None:
+    """LicensingError unless the devices are distinct, at least one, and all the actor's to act on."""
+    if not devices:
+        raise LicensingError("Select at least one device to assign a license to.", field="devices")
+    if len({device.id for device in devices}) != len(devices):
+        raise LicensingError("Each device can take one license from a code at a time.", field="devices")
+    for device in devices:
+        if not access.may_act_on(actor, device):
+            raise LicensingError(access.NOT_FOUND, field="devices")
+
+
+def assign_from_code(actor: User, code_text: str, devices: list[Device], *, today: date, now: datetime) -> list[Entitlement]:
+    """Assign one license from the code to each device, all or nothing.
+
+    The quantity is taken with one conditional UPDATE, so concurrent requests can never give out more
+    licenses than the code carries; the caller commits, or rolls back on LicensingError.
+    """
+    summary = verify_code(code_text, today=today)
+    check_assignable(actor, devices)
+    wanted = len(devices)
+    taken = db.session.execute(
+        update(ActivationCode)
+        .where(ActivationCode.id == summary.code.id, ActivationCode.remaining >= wanted)
+        .values(remaining=ActivationCode.remaining - wanted)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        left = db.session.scalar(select(ActivationCode.remaining).where(ActivationCode.id == summary.code.id))
+        if not left:
+            raise LicensingError("Every license on this activation code has already been assigned.", field="code")
+        raise LicensingError(
+            f"This activation code has {left} license{'s' if left != 1 else ''} left; select at most {left} device{'s' if left != 1 else ''}.",
+            field="devices",
+        )
+    db.session.expire(summary.code, ["remaining"])
+    entitlements = [
+        _add_license(device, summary.product, today=today, now=now, actor=actor, code=summary.code, bonus=summary.bonus_months_today)
+        for device in devices
+    ]
+    for device in devices:
+        refresh_segments(device)
+    return entitlements
+
+
+def _add_license(
+    device: Device, product: LicenseProduct, *, today: date, now: datetime, actor: User, code: ActivationCode | None, bonus: int
+) -> Entitlement:
+    entitlement = Entitlement(
+        device_id=device.id, plan=product.plan.key, months=product.months + bonus, bonus_months=bonus, source="license",
+        sku=product.sku, assigned_on=today, assigned_at=now, activation_code_id=code.id if code else None,
+        assigned_by_user_id=actor.id,
+    )
+    db.session.add(entitlement)
+    db.session.flush()
+    return entitlement

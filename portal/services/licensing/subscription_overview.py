@@ -1,0 +1,68 @@
+"""Subscription Overview: every device's plan, term end, queued terms and renewal status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Device, Entitlement, SubscriptionSegment, User
+from portal.services.accounts import access
+from portal.services.licensing.plans import Plan
+
+RENEWAL_DUE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    device: Device
+    plan: Plan
+    on_trial: bool
+    current_end: date | None  # end of the running term
+    queued: tuple[tuple[Plan, date, date], ...]
+    covered_until: date | None  # when all assigned time runs out
+    shared: bool
+
+    def renewal_status(self, today: date) -> tuple[str, str]:
+        """(label, severity) as SmartConnect shows it."""
+        if self.covered_until is None or self.covered_until <= today:
+            return "Basic: no subscription", "critical"
+        days = (self.covered_until - today).days
+        if days <= RENEWAL_DUE_DAYS:
+            return f"Renewal due in {days} day{'s' if days != 1 else ''}", "warning"
+        return "Subscribed", "ok"
+
+
+def overview(user: User, *, today: date) -> list[SubscriptionRow]:
+    """Every device the user may see, soonest expiry first (devices already on Basic at the top)."""
+    devices = {d.id: d for d in db.session.scalars(access.visible_devices(user))}
+    segments: dict[int, list[tuple[SubscriptionSegment, str]]] = {device_id: [] for device_id in devices}
+    if devices:
+        rows = db.session.execute(
+            select(SubscriptionSegment, Entitlement.source)
+            .join(Entitlement, Entitlement.id == SubscriptionSegment.entitlement_id)
+            .where(SubscriptionSegment.device_id.in_(devices))
+            .order_by(SubscriptionSegment.start)
+        )
+        for segment, source in rows:
+            segments[segment.device_id].append((segment, source))
+    result = []
+    for device_id, device in devices.items():
+        running = next(((s, src) for s, src in segments[device_id] if s.start <= today < s.end), None)
+        later = tuple((Plan.from_key(s.plan), s.start, s.end) for s, _ in segments[device_id] if s.start > today)
+        ends = [s.end for s, _ in segments[device_id] if s.end > today]
+        result.append(
+            SubscriptionRow(
+                device=device,
+                plan=Plan.from_key(running[0].plan) if running else Plan.BASIC,
+                on_trial=bool(running and running[1] == "trial"),
+                current_end=running[0].end if running else None,
+                queued=later,
+                covered_until=max(ends) if ends else None,
+                shared=device.owner_company_id != user.company_id,
+            )
+        )
+    result.sort(key=lambda row: (row.covered_until or date.min, row.device.serial))
+    return result

@@ -1,0 +1,110 @@
+"""What assigning one license from a code to each chosen device would do, computed without writing.
+
+The preview rebuilds each device's timeline from its stored entitlements plus the new one, in the
+order entitlements.assign_from_code would store them, with the promotion bonus of today, so the dates
+shown before confirming are the dates the device gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Device, Entitlement, User
+from portal.services.errors import LicensingError
+from portal.services.licensing import entitlements
+from portal.services.licensing.entitlements import CodeSummary
+from portal.services.licensing.plans import Plan
+from portal.services.licensing.subscription_timeline import Entitlement as TimelineEntry
+from portal.services.licensing.subscription_timeline import (
+    Segment,
+    Timeline,
+    build_timeline,
+    current_segment,
+    paid_through,
+    segments_of,
+)
+
+NEW_ENTITLEMENT_ID = -1  # stands for the license not assigned yet; stored ids are positive
+
+
+@dataclass(frozen=True)
+class DevicePreview:
+    device: Device
+    plan_today: Plan
+    current_end: date | None  # last day of cover before the license (exclusive end), None when on Basic
+    new_terms: tuple[Segment, ...]  # where the new license runs (more than one when an upgrade pauses it)
+    paid_through_after: date | None
+
+    @property
+    def new_start(self) -> date:
+        return self.new_terms[0].start
+
+    @property
+    def new_end(self) -> date:
+        return self.new_terms[-1].end
+
+
+def _entries(device: Device) -> list[TimelineEntry]:
+    rows = db.session.scalars(
+        select(Entitlement)
+        .where(Entitlement.device_id == device.id)
+        .order_by(Entitlement.assigned_at, Entitlement.id)
+    )
+    return [
+        TimelineEntry(
+            id=row.id,
+            plan=Plan.from_key(row.plan),
+            months=row.months,
+            assigned_on=row.assigned_on,
+            source=row.source,
+        )
+        for row in rows
+    ]
+
+
+def preview_device(device: Device, summary: CodeSummary, *, today: date) -> DevicePreview:
+    before: Timeline = entitlements.device_timeline(device)
+    new = TimelineEntry(
+        id=NEW_ENTITLEMENT_ID,
+        plan=summary.product.plan,
+        months=summary.product.months + summary.bonus_months_today,
+        assigned_on=today,
+    )
+    after = build_timeline([*_entries(device), new])
+    segment = current_segment(before, today)
+    return DevicePreview(
+        device=device,
+        plan_today=segment.plan if segment else Plan.BASIC,
+        current_end=paid_through(before) if segment else None,
+        new_terms=segments_of(after, NEW_ENTITLEMENT_ID),
+        paid_through_after=paid_through(after),
+    )
+
+
+def preview(actor: User, summary: CodeSummary, devices: list[Device], *, today: date) -> list[DevicePreview]:
+    """The dry run of assign_from_code: same checks, no writes."""
+    entitlements.check_assignable(actor, devices)
+    left = summary.code.remaining
+    if left == 0:
+        raise LicensingError("Every license on this activation code has already been assigned.", field="code")
+    if len(devices) > left:
+        raise LicensingError(
+            f"This activation code has {left} license{'s' if left != 1 else ''} left; select at most {left} device{'s' if left != 1 else ''}.",
+            field="devices",
+        )
+    return [preview_device(device, summary, today=today) for device in devices]
+
+
+def assigned_terms(
+    assigned: list[Entitlement],
+) -> list[tuple[Entitlement, tuple[Segment, ...], date | None]]:
+    """After confirming: each entitlement with where it runs on its device's timeline and the new paid-through day."""
+    result = []
+    for entitlement in assigned:
+        timeline = entitlements.device_timeline(entitlement.device)
+        result.append((entitlement, segments_of(timeline, entitlement.id), paid_through(timeline)))
+    return result

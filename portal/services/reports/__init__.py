@@ -1,0 +1,3 @@
+"""Reports: MyInventory and MyRenewals (CSV and XLSX writers) and the outage report, scoped to what a
+signed-in user may see.
+"""
