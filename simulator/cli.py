@@ -268,7 +268,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     finally:
         if nut is not None:
             nut.stop()
-        if fleet is not None:
+        if fleet is not None and fleet.started_at is not None:
             fleet.stop()
         if control is not None:
             control.stop()
