@@ -102,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--control-port", type=_port, default=None, help="serve the control API on 127.0.0.1:PORT (0 = free)"
     )
     fleet.add_argument(
+        "--nut-port",
+        type=_port,
+        default=None,
+        help="serve the fleet over the NUT network protocol (upsc, upsmon...) on PORT (0 = free)",
+    )
+    fleet.add_argument("--nut-host", default="127.0.0.1", help="address for --nut-port (default 127.0.0.1)")
+    fleet.add_argument(
+        "--nut-users",
+        default=None,
+        metavar="FILE",
+        help="NUT users in upsd.users format (default: admin and monitor with passwords made up now)",
+    )
+    fleet.add_argument(
         "--factory-key", default=None, help=f"factory key (default: ${FACTORY_KEY_ENV}, else the lab key)"
     )
     fleet.add_argument("--models", type=_models, default=None, help="comma-separated catalogue models")
@@ -183,6 +196,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     from simulator.control import ControlError, ControlServer
     from simulator.device import DEFAULT_STEP_S, SimulatedDevice
     from simulator.fleet import Fleet, SimClock
+    from simulator.nut_server import NutConfigError, load_users
     from simulator.scenarios import ScenarioError, load_scenario
 
     logging.basicConfig(
@@ -194,6 +208,14 @@ def run_fleet(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(args.scenario)
         except ScenarioError as exc:
+            raise UsageError(str(exc)) from None
+    nut_users = None
+    if args.nut_users is not None:
+        if args.nut_port is None:
+            raise UsageError("--nut-users needs --nut-port")
+        try:
+            nut_users = load_users(args.nut_users)
+        except NutConfigError as exc:
             raise UsageError(str(exc)) from None
     key = factory_key_from_env(args.factory_key)
     identities = manufacture(args.count, args.seed, args.models, factory_key=key)
@@ -214,7 +236,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         for identity in identities
     ]
     broker = _start_broker(args, [i.serial for i in identities], key, portal)
-    fleet = control = None
+    fleet = control = nut = None
     try:
         if scenario is not None:
             counts = scenario.apply(devices, clock.start_s, args.seed)
@@ -233,6 +255,8 @@ def run_fleet(args: argparse.Namespace) -> int:
                 control = ControlServer(fleet, args.control_port, seed=args.seed).start()
             except ControlError as exc:
                 raise UsageError(str(exc)) from None
+        if args.nut_port is not None:
+            nut = _start_nut(fleet, args.nut_host, args.nut_port, nut_users)
         for name, password in portal.items():
             log.info("broker %s (%s); portal user %s:%s", broker.url, broker.kind, name, password)
         if "://" in args.broker:
@@ -242,7 +266,9 @@ def run_fleet(args: argparse.Namespace) -> int:
         fleet.start()
         _run_until_stopped(fleet, args.duration)
     finally:
-        if fleet is not None:
+        if nut is not None:
+            nut.stop()
+        if fleet is not None and fleet.started_at is not None:
             fleet.stop()
         if control is not None:
             control.stop()
@@ -258,6 +284,28 @@ def run_fleet(args: argparse.Namespace) -> int:
         stats.acked,
     )
     return 0
+
+
+def _start_nut(fleet: Any, host: str, port: int, users: Any) -> Any:
+    """The NUT data server beside the fleet; prints where it listens and, by default, its users."""
+    from simulator.nut_server import NutConfigError, NutServer, lab_users
+
+    generated = users is None
+    users = users or lab_users()
+    try:
+        server = NutServer(fleet, host, port, users)
+    except NutConfigError as exc:
+        raise UsageError(str(exc)) from None
+    first = next(iter(fleet.devices), "SERIAL")
+    log.info("NUT server on %s (try: upsc %s@%s)", server.address, first, server.address)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("NUT server: %s is not loopback; NUT sends passwords in clear text", host)
+    for user in users.values():
+        if generated:
+            log.info("NUT user %s:%s (%s)", user.name, user.password, user.summary())
+        else:
+            log.info("NUT user %s (%s)", user.name, user.summary())
+    return server.start()
 
 
 def _run_until_stopped(fleet: Any, duration_s: float | None) -> None:

@@ -134,6 +134,7 @@ class SimulatedDevice:
         self._firmware_job: _FirmwareJob | None = None
         self._pending: dict[str, str] = {}  # "test" / "calibration" -> command id awaiting completion
         self._seen_commands: deque[str] = deque(maxlen=256)
+        self.beeper_status = "enabled"
         self.last_telemetry: dict[str, Any] = {}
 
     # ---------------------------------------------------------- wiring
@@ -255,6 +256,7 @@ class SimulatedDevice:
         variables["ups.firmware"] = self.firmware
         variables["device.serial"] = self.serial
         variables["device.model"] = self.spec.model
+        variables["ups.beeper.status"] = self.beeper_status
         self.last_telemetry = variables
         self._publish(
             Channel.TELEMETRY,
@@ -352,6 +354,23 @@ class SimulatedDevice:
             self._run_command(command["id"], command["type"], command["args"], source="Protocol")
         except ValueError as exc:
             self._result(command["id"], ResultStatus.FAILED, str(exc))
+
+    def run_command(self, kind: str, args: dict[str, Any] | None = None, source: str = "Protocol") -> str:
+        """Obey a command from a local management protocol (the lab's NUT server): the same handlers
+        as the portal's commands, with no ``cmd/result`` message; returns what the unit says, raises
+        ValueError when it refuses."""
+        return self._run_command(None, kind, dict(args or {}), source)
+
+    def set_beeper(self, action: str) -> str:
+        """``enable``, ``disable`` or ``mute`` the audible alarm (``ups.beeper.status``); muted stays
+        muted until enabled or disabled again."""
+        states = {"enable": "enabled", "disable": "disabled", "mute": "muted"}
+        if action not in states:
+            raise ValueError("beeper action must be enable, disable or mute")
+        if action == "mute" and self.beeper_status == "disabled":
+            raise ValueError("the beeper is disabled; there is nothing to mute")
+        self.beeper_status = states[action]
+        return f"beeper {self.beeper_status}"
 
     def _run_command(self, command_id: str | None, kind: str, args: dict[str, Any], source: str) -> str:
         match kind:

@@ -467,25 +467,6 @@ class Fleet:
             link.shard.call_soon(run)
         return future.result(timeout_s)
 
-    def call_all(self, fn: Callable[[LinkedDevice], Any], timeout_s: float = 10.0) -> None:
-        """Run ``fn(device)`` for every device on its own loop thread."""
-        futures = []
-        for shard in self._shards:
-            future: Future[None] = Future()
-
-            def run(shard: _Shard = shard, future: Future[None] = future) -> None:
-                try:
-                    for link in shard.links:
-                        fn(link.device)
-                    future.set_result(None)
-                except BaseException as exc:
-                    future.set_exception(exc)
-
-            shard.call_soon(run)
-            futures.append(future)
-        for future in futures:
-            future.result(timeout_s)
-
     def _drop(self, link: _Link) -> None:
         """Close the TCP connection without DISCONNECT: the broker publishes the last will."""
         link.connected = False
