@@ -135,3 +135,31 @@ def test_basic_devices_show_status_only(client, fleet):
     assert "40 %" in trial_row and "100 %" in trial_row
     device_page = client.get(f"/devices/{devices['on_battery'].id}").get_data(as_text=True)
     assert "need the Standard plan or higher" in device_page and 'id="load"' not in device_page
+
+
+STATUS_CASES = ["OL", "OL CHRG", "OB DISCHRG", "OB DISCHRG LB", "OL RB", "OL BYPASS", "OL CAL", "OB CAL", "OL TEST",
+                "OL CHRG LB RB", "", "OBX", "LBX OL"]
+
+
+@pytest.mark.parametrize("freshness", ["online", "stale", "offline"])
+def test_the_dashboard_sql_and_the_device_page_agree_on_the_mode(app, freshness):
+    """Both forms are built from one precedence table; this pins that they stay the same rule."""
+    from sqlalchemy import select
+
+    from portal.models import Device
+    from portal.services.fleet import operating_modes
+    from portal.services.fleet.overview import mode_expression
+
+    owner = make_user()
+    devices = {}
+    for ups_status in STATUS_CASES:
+        device = make_device(owner)
+        _status(device, ups_status, online=freshness != "offline", seen_ago_s=3600 if freshness == "stale" else 5)
+        devices[device.id] = ups_status
+    stale_before = utcnow() - timedelta(seconds=300)
+    rows = db.session.execute(
+        select(Device.id, mode_expression(stale_before)).outerjoin(DeviceStatus, DeviceStatus.device_id == Device.id)
+    ).all()
+    assert len(rows) == len(STATUS_CASES)
+    for device_id, sql_mode in rows:
+        assert sql_mode == operating_modes.mode_key(devices[device_id], freshness, tiles_only=True), devices[device_id]

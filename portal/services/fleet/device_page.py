@@ -11,17 +11,14 @@ from devicelink.contract import SENSITIVITIES, CommandType
 from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceStatus, Entitlement, User
 from portal.services.accounts import access
-from portal.services.fleet import commands
+from portal.services.fleet import commands, operating_modes
 from portal.services.fleet.battery_life import battery_replace_by, parse_day
 from portal.services.fleet.firmware import update_available
-from portal.services.fleet.overview import MODES
 from portal.services.fleet.telemetry_store import device_freshness
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Plan, lowest_plan_allowing
 from portal.services.licensing.subscription_timeline import Segment, current_segment, queued_after
 
-# The dashboard's operating modes, plus the self-test a single device can show.
-MODE_LABELS = {**MODES, "self_test": ("Self-test in progress", "info")}
 SENSITIVITY_CHOICES = tuple(s for s in ("normal", "reduced", "low") if s in SENSITIVITIES)
 
 
@@ -112,30 +109,13 @@ class DevicePageView:
 
 def operating_mode(status: DeviceStatus | None, freshness_state: str) -> OperatingMode:
     """The SmartConnect operating mode from the latest status, with the estimated runtime."""
-    tokens = set((status.ups_status if status else "").split())
     runtime = (status.variables or {}).get("battery.runtime") if status else None
     runtime_min = (
         round(runtime / 60) if isinstance(runtime, int | float) and not isinstance(runtime, bool) else None
     )
-    if freshness_state in ("offline", "stale"):
-        key = freshness_state
-    elif "LB" in tokens:
-        key = "low_battery"
-    elif "OB" in tokens:
-        key = "on_battery"
-    elif "RB" in tokens:
-        key = "replace_battery"
-    elif "BYPASS" in tokens:
-        key = "bypass"
-    elif "CAL" in tokens:
-        key = "calibration"
-    elif "TEST" in tokens:
-        key = "self_test"
-    else:
-        key = "online"
-    label, severity = MODE_LABELS[key]
-    shown = runtime_min if key in ("online", "on_battery", "low_battery", "self_test") else None
-    return OperatingMode(key, label, severity, shown)
+    mode = operating_modes.BY_KEY[operating_modes.mode_key(status.ups_status if status else "", freshness_state)]
+    return OperatingMode(mode.key, mode.label, mode.severity, runtime_min if mode.shows_runtime else None)
+
 
 
 def _actions(

@@ -16,23 +16,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.extensions import db
 from portal.models import Device, DeviceStatus, Entitlement, SubscriptionSegment, User
 from portal.services.accounts import access
+from portal.services.fleet import operating_modes
 from portal.services.fleet.firmware import update_available
 
 PAGE_SIZE = 25
 RENEWAL_DUE_DAYS = 90
 TRIAL_ENDING_DAYS = 30
 
-# Operating modes in the order a person should look at them, with SmartConnect's severity colours.
-MODES = {
-    "offline": ("Offline", "critical"),
-    "stale": ("Not reporting", "warning"),
-    "low_battery": ("Low Battery", "critical"),
-    "on_battery": ("On Battery", "warning"),
-    "replace_battery": ("Replace Battery", "warning"),
-    "bypass": ("Bypass", "warning"),
-    "calibration": ("Runtime Calibration Initiated", "info"),
-    "online": ("On Line", "ok"),
-}
+# The dashboard's tiles and mode filter, in precedence order: (label, severity) by mode key.
+MODES = {mode.key: (mode.label, mode.severity) for mode in operating_modes.TILES}
 PLANS = ("basic", "standard", "advanced")
 SORTS = {"name", "model", "site", "mode", "load", "charge", "runtime", "plan", "term_end"}
 
@@ -42,17 +34,17 @@ def _has_token(token: str) -> ColumnElement[bool]:
 
 
 def mode_expression(stale_before: datetime) -> ColumnElement[str]:
-    """The device's operating mode from its latest status row."""
-    return case(
-        (or_(DeviceStatus.device_id.is_(None), DeviceStatus.online.is_(False)), "offline"),
-        (or_(DeviceStatus.last_seen_at.is_(None), DeviceStatus.last_seen_at < stale_before), "stale"),
-        (_has_token("LB"), "low_battery"),
-        (_has_token("OB"), "on_battery"),
-        (_has_token("RB"), "replace_battery"),
-        (_has_token("BYPASS"), "bypass"),
-        (_has_token("CAL"), "calibration"),
-        else_="online",
-    )
+    """The device's operating mode from its latest status row, as a CASE built from the precedence table."""
+    freshness = {
+        "offline": or_(DeviceStatus.device_id.is_(None), DeviceStatus.online.is_(False)),
+        "stale": or_(DeviceStatus.last_seen_at.is_(None), DeviceStatus.last_seen_at < stale_before),
+    }
+    whens = [
+        (freshness[mode.freshness] if mode.freshness else _has_token(mode.status_token), mode.key)
+        for mode in operating_modes.TILES
+        if mode.freshness or mode.status_token
+    ]
+    return case(*whens, else_=operating_modes.FALLBACK.key)
 
 
 def _plan_today(today: date) -> ColumnElement[str]:
