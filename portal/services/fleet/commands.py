@@ -14,7 +14,7 @@ from portal.models import Device, DeviceCommand, DeviceStatus, User
 from portal.services.accounts import access
 from portal.services.errors import DomainError, NotFound
 from portal.services.licensing import entitlements
-from portal.services.licensing.plans import Feature
+from portal.services.licensing.plans import Feature, Plan, why_not
 
 # Which plan feature each command needs; the plan table says which plan has it.
 FEATURE_FOR_COMMAND: dict[CommandType, Feature] = {
@@ -38,11 +38,9 @@ class CommandError(DomainError):
     """A command was refused before it was sent."""
 
 
-def command_allowed(device: Device, command: CommandType, today: date) -> str | None:
-    """None when the device's plan allows the command now, else the reason to show."""
-    from portal.services.licensing.plans import why_not
-
-    return why_not(entitlements.current_plan(device, today), FEATURE_FOR_COMMAND[command])
+def command_allowed(plan: Plan, command: CommandType) -> str | None:
+    """None when the plan allows the command, else the reason to show."""
+    return why_not(plan, FEATURE_FOR_COMMAND[command])
 
 
 def issue_command(
@@ -62,7 +60,7 @@ def issue_command(
         command = CommandType(command_type)
     except ValueError:
         raise CommandError(f"Unknown command {command_type!r}.") from None
-    reason = command_allowed(device, command, today)
+    reason = command_allowed(entitlements.current_plan(device, today), command)
     if reason:
         raise CommandError(reason)
     problem = validate_command_args(command, args)

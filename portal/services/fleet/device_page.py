@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-
 from devicelink.contract import SENSITIVITIES, CommandType
 from portal.extensions import db
-from portal.models import Device, DeviceCommand, DeviceStatus, Entitlement, User
+from portal.models import Device, DeviceCommand, DeviceStatus, User
 from portal.services.accounts import access
 from portal.services.fleet import commands, operating_modes
 from portal.services.fleet.battery_life import battery_replace_by, parse_day
@@ -17,7 +15,7 @@ from portal.services.fleet.firmware import update_available
 from portal.services.fleet.telemetry_store import device_freshness
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Plan, lowest_plan_allowing
-from portal.services.licensing.subscription_timeline import Segment, current_segment, queued_after
+from portal.services.licensing.subscription_timeline import Segment, Standing
 
 SENSITIVITY_CHOICES = tuple(s for s in ("normal", "reduced", "low") if s in SENSITIVITIES)
 
@@ -135,17 +133,12 @@ def _actions(
     return tuple(rows)
 
 
-def _timeline(device: Device, today: date) -> tuple[TimelineRow, ...]:
+def _timeline(standing: Standing, today: date) -> tuple[TimelineRow, ...]:
     """Current term, queued terms (the trial labelled), then Basic; positioned on a 0..1000 bar."""
-    segments = [s for s in entitlements.device_timeline(device).segments if s.end > today]
-    sources = dict(
-        db.session.execute(
-            select(Entitlement.id, Entitlement.source).where(Entitlement.device_id == device.id)
-        ).all()
-    )
+    segments = ([standing.current] if standing.current else []) + list(standing.queued)
     rows: list[TimelineRow] = []
     for segment in segments:
-        trial = sources.get(segment.entitlement_id) == "trial"
+        trial = standing.is_trial(segment)
         rows.append(
             TimelineRow(
                 label=f"{segment.plan.display_name}{' (trial)' if trial else ''}",
@@ -184,7 +177,7 @@ def build(
     user: User, device: Device, *, today: date, now: datetime, stale_after_s: int = 300
 ) -> DevicePageView:
     """The page's data. ``today`` is the business date (lab clock); ``now`` the real clock, for liveness."""
-    timeline = entitlements.device_timeline(device)
+    standing = entitlements.device_standing(device, today)  # once per request; everything below reads it
     status = db.session.get(DeviceStatus, device.id)
     state, seen = device_freshness(status, now, stale_after_s)
     if status is None or status.last_seen_at is None:
@@ -193,7 +186,7 @@ def build(
         fresh = Freshness("online", "On line")
     else:
         fresh = Freshness(state, f"{'Offline' if state == 'offline' else 'Stale'}, {seen}")
-    refusals = {command.value: commands.command_allowed(device, command, today) for command in CommandType}
+    refusals = {command.value: commands.command_allowed(standing.plan, command) for command in CommandType}
     firmware_update = update_available(device.model, device.firmware)
     log = commands.command_log(device)
     variables = (status.variables or {}) if status else {}
@@ -201,9 +194,9 @@ def build(
     return DevicePageView(
         device=device,
         is_owner=access.is_owner(user, device),
-        plan=entitlements.current_plan(device, today),
-        current=current_segment(timeline, today),
-        queued=queued_after(timeline, today),
+        plan=standing.plan,
+        current=standing.current,
+        queued=standing.queued,
         status=status,
         freshness=fresh,
         mode=operating_mode(status, fresh.state),
@@ -214,16 +207,7 @@ def build(
         open_commands=any(c.status in commands.OPEN_STATUSES for c in log),
         battery_installed_on=installed,
         battery_replace_by=battery_replace_by(device.model, installed, variables),
-        timeline=_timeline(device, today),
+        timeline=_timeline(standing, today),
         today=today,
     )
 
-
-def has_open_commands(device: Device) -> bool:
-    """Whether a command is still under way, so the command log keeps polling."""
-    found = db.session.scalar(
-        select(DeviceCommand.id)
-        .where(DeviceCommand.device_id == device.id, DeviceCommand.status.in_(commands.OPEN_STATUSES))
-        .limit(1)
-    )
-    return found is not None

@@ -14,10 +14,11 @@ from sqlalchemy import Select, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.extensions import db
-from portal.models import Device, DeviceStatus, Entitlement, SubscriptionSegment, User
+from portal.models import Device, DeviceStatus, User
 from portal.services.accounts import access
 from portal.services.fleet import operating_modes
 from portal.services.fleet.firmware import update_available
+from portal.services.licensing import standing_sql
 
 PAGE_SIZE = 25
 RENEWAL_DUE_DAYS = 90
@@ -45,36 +46,6 @@ def mode_expression(stale_before: datetime) -> ColumnElement[str]:
         if mode.freshness or mode.status_token
     ]
     return case(*whens, else_=operating_modes.FALLBACK.key)
-
-
-def _plan_today(today: date) -> ColumnElement[str]:
-    running = (
-        select(SubscriptionSegment.plan)
-        .where(SubscriptionSegment.device_id == Device.id, SubscriptionSegment.start <= today, SubscriptionSegment.end > today)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(running, "basic")
-
-
-def _term_end() -> ColumnElement[date]:
-    """When the device's paid or trial time runs out (the end of its last segment)."""
-    return select(func.max(SubscriptionSegment.end)).where(SubscriptionSegment.device_id == Device.id).scalar_subquery()
-
-
-def _on_trial(today: date) -> ColumnElement[bool]:
-    return (
-        select(func.count(SubscriptionSegment.id))
-        .join(Entitlement, Entitlement.id == SubscriptionSegment.entitlement_id)
-        .where(
-            SubscriptionSegment.device_id == Device.id,
-            SubscriptionSegment.start <= today,
-            SubscriptionSegment.end > today,
-            Entitlement.source == "trial",
-        )
-        .scalar_subquery()
-        > 0
-    )
 
 
 @dataclass(frozen=True)
@@ -174,8 +145,8 @@ def _base(user: User) -> Select:
 def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_after_s: int) -> Overview:
     """Tiles, banners and one page of the device table for everything the user may see."""
     mode = mode_expression(now - timedelta(seconds=stale_after_s)).label("mode")
-    plan = _plan_today(today).label("plan")
-    term_end = _term_end().label("term_end")
+    plan = standing_sql.plan_today(today).label("plan")
+    term_end = standing_sql.term_end().label("term_end")
     load = DeviceStatus.variables["ups.load"].as_float().label("load")
     charge = DeviceStatus.variables["battery.charge"].as_float().label("charge")
     runtime = DeviceStatus.variables["battery.runtime"].as_float().label("runtime")
@@ -189,7 +160,7 @@ def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_
     )
     trial_ending = db.session.scalar(
         _base(user).with_only_columns(func.count(Device.id)).where(
-            _on_trial(today), _term_end() <= today + timedelta(days=TRIAL_ENDING_DAYS)
+            standing_sql.on_trial(today), standing_sql.term_end() <= today + timedelta(days=TRIAL_ENDING_DAYS)
         )
     )
     firmware_groups = db.session.execute(
@@ -206,7 +177,7 @@ def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_
     if filters.mode:
         query = query.where(mode_expression(now - timedelta(seconds=stale_after_s)) == filters.mode)
     if filters.plan:
-        query = query.where(_plan_today(today) == filters.plan)
+        query = query.where(standing_sql.plan_today(today) == filters.plan)
     if filters.model:
         query = query.where(Device.model == filters.model)
     if filters.site:

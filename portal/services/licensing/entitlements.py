@@ -35,20 +35,29 @@ from portal.services.licensing.products import (
 )
 from portal.services.licensing.promotions import activation_bonus_months, order_free_quantity
 from portal.services.licensing.subscription_timeline import Entitlement as TimelineEntry
-from portal.services.licensing.subscription_timeline import Timeline, build_timeline, plan_on
+from portal.services.licensing.subscription_timeline import Standing, Timeline, build_timeline, standing_on
 
 MAX_ORDER_QUANTITY = 1000
 UNKNOWN_CODE = "No activation code matches what you entered. Check it against the Installer Email."
 
 
-def device_timeline(device: Device) -> Timeline:
-    """The device's subscription, rebuilt from every entitlement ever assigned to it."""
-    rows = db.session.scalars(
-        select(Entitlement).where(Entitlement.device_id == device.id).order_by(Entitlement.assigned_at, Entitlement.id)
+def _entitlement_rows(device: Device) -> list[Entitlement]:
+    return list(
+        db.session.scalars(
+            select(Entitlement).where(Entitlement.device_id == device.id).order_by(Entitlement.assigned_at, Entitlement.id)
+        )
     )
+
+
+def _timeline_of(rows: list[Entitlement]) -> Timeline:
     return build_timeline(
         [TimelineEntry(id=row.id, plan=Plan.from_key(row.plan), months=row.months, assigned_on=row.assigned_on, source=row.source) for row in rows]
     )
+
+
+def device_timeline(device: Device) -> Timeline:
+    """The device's subscription, rebuilt from every entitlement ever assigned to it."""
+    return _timeline_of(_entitlement_rows(device))
 
 
 def refresh_segments(device: Device) -> None:
@@ -62,8 +71,16 @@ def refresh_segments(device: Device) -> None:
     db.session.flush()
 
 
+def device_standing(device: Device, today: date) -> Standing:
+    """The device's plan today, its trial, its queued terms: compute once per request and pass it down."""
+    rows = _entitlement_rows(device)
+    timeline = _timeline_of(rows)
+    return standing_on(timeline, today, frozenset(row.id for row in rows if row.source == "trial"))
+
+
 def current_plan(device: Device, today: date) -> Plan:
-    return plan_on(device_timeline(device), today)
+    """The plan the device is on that day (Basic when nothing runs)."""
+    return device_standing(device, today).plan
 
 
 def require_feature(device: Device, feature: Feature, today: date) -> None:

@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import Device, Entitlement, SubscriptionSegment, User
 from portal.services.accounts import access
 from portal.services.licensing.plans import Plan
+from portal.services.licensing.subscription_timeline import Segment, Timeline, standing_on
 
 RENEWAL_DUE_DAYS = 90
 
@@ -50,17 +51,17 @@ def overview(user: User, *, today: date) -> list[SubscriptionRow]:
             segments[segment.device_id].append((segment, source))
     result = []
     for device_id, device in devices.items():
-        running = next(((s, src) for s, src in segments[device_id] if s.start <= today < s.end), None)
-        later = tuple((Plan.from_key(s.plan), s.start, s.end) for s, _ in segments[device_id] if s.start > today)
-        ends = [s.end for s, _ in segments[device_id] if s.end > today]
+        stored = segments[device_id]
+        timeline = Timeline(tuple(Segment(Plan.from_key(s.plan), s.start, s.end, s.entitlement_id) for s, _ in stored))
+        standing = standing_on(timeline, today, frozenset(s.entitlement_id for s, source in stored if source == "trial"))
         result.append(
             SubscriptionRow(
                 device=device,
-                plan=Plan.from_key(running[0].plan) if running else Plan.BASIC,
-                on_trial=bool(running and running[1] == "trial"),
-                current_end=running[0].end if running else None,
-                queued=later,
-                covered_until=max(ends) if ends else None,
+                plan=standing.plan,
+                on_trial=standing.on_trial,
+                current_end=standing.current.end if standing.current else None,
+                queued=tuple((s.plan, s.start, s.end) for s in standing.queued),
+                covered_until=standing.covered_until,
                 shared=device.owner_company_id != user.company_id,
             )
         )

@@ -140,8 +140,36 @@ def current_segment(timeline: Timeline, day: date) -> Segment | None:
 
 def plan_on(timeline: Timeline, day: date) -> Plan:
     """The plan the device is on that day (Basic when nothing runs)."""
-    segment = current_segment(timeline, day)
-    return segment.plan if segment else Plan.BASIC
+    return standing_on(timeline, day).plan
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a device stands on one day: the plan running, whether it is the trial, what is queued after it."""
+
+    plan: Plan
+    current: Segment | None  # None: on Basic that day
+    on_trial: bool
+    queued: tuple[Segment, ...]
+    covered_until: date | None  # when every segment with time left has run out; None when none has
+    trial_ids: frozenset[int] = frozenset()  # entitlements that are the device's trial
+
+    def is_trial(self, segment: Segment) -> bool:
+        return segment.entitlement_id in self.trial_ids
+
+
+def standing_on(timeline: Timeline, day: date, trial_ids: frozenset[int] = frozenset()) -> Standing:
+    """The one rule for "which plan today, and on trial?": every page and job asks this, once per device."""
+    current = current_segment(timeline, day)
+    ends = [segment.end for segment in timeline.segments if segment.end > day]
+    return Standing(
+        plan=current.plan if current else Plan.BASIC,
+        current=current,
+        on_trial=current is not None and current.entitlement_id in trial_ids,
+        queued=queued_after(timeline, day),
+        covered_until=max(ends) if ends else None,
+        trial_ids=trial_ids,
+    )
 
 
 def queued_after(timeline: Timeline, day: date) -> tuple[Segment, ...]:
