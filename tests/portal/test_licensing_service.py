@@ -272,3 +272,31 @@ def test_segments_table_mirrors_the_timeline(app):
         ("standard", date(2026, 1, 10), date(2026, 7, 10)),
         ("standard", date(2026, 7, 10), date(2029, 7, 10)),
     ]
+
+
+@pytest.mark.parametrize("case", ["none", "duplicate", "not_shared", "too_many", "used_up"])
+def test_preview_refuses_exactly_what_assigning_refuses(app, case):
+    """The preview runs assignment's own check, so the two can never disagree on a refusal or its wording."""
+    from portal.services.partners import assignment_preview
+
+    partner = make_user(CompanyKind.PARTNER)
+    owner = make_user()
+    devices = [make_device(owner) for _ in range(3)]
+    for device in devices[:2]:
+        share(device, partner)
+    db.session.commit()
+    code = _order(partner, quantity=1)
+    if case == "used_up":
+        entitlements.assign_from_code(partner, code.code, devices[:1], today=date(2026, 1, 10), now=NOW)
+        db.session.commit()
+    chosen = {
+        "none": [], "duplicate": [devices[0], devices[0]], "not_shared": [devices[2]], "too_many": devices[:2],
+        "used_up": devices[1:2],
+    }[case]
+    summary = entitlements.verify_code(code.code, today=date(2026, 1, 10))
+    with pytest.raises(LicensingError) as previewed:
+        assignment_preview.preview(partner, summary, chosen, today=date(2026, 1, 10))
+    with pytest.raises(LicensingError) as assigned:
+        entitlements.assign_from_code(partner, code.code, chosen, today=date(2026, 1, 10), now=NOW)
+    db.session.rollback()
+    assert (str(previewed.value), previewed.value.field) == (str(assigned.value), assigned.value.field)

@@ -49,15 +49,21 @@ def _entitlement_rows(device: Device) -> list[Entitlement]:
     )
 
 
-def _timeline_of(rows: list[Entitlement]) -> Timeline:
-    return build_timeline(
-        [TimelineEntry(id=row.id, plan=Plan.from_key(row.plan), months=row.months, assigned_on=row.assigned_on, source=row.source) for row in rows]
-    )
+def timeline_entries(device: Device) -> list[TimelineEntry]:
+    """Every entitlement ever assigned to the device, as the pure timeline reads them (assignment order)."""
+    return _entries_of(_entitlement_rows(device))
+
+
+def _entries_of(rows: list[Entitlement]) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(id=row.id, plan=Plan.from_key(row.plan), months=row.months, assigned_on=row.assigned_on, source=row.source)
+        for row in rows
+    ]
 
 
 def device_timeline(device: Device) -> Timeline:
     """The device's subscription, rebuilt from every entitlement ever assigned to it."""
-    return _timeline_of(_entitlement_rows(device))
+    return build_timeline(timeline_entries(device))
 
 
 def refresh_segments(device: Device) -> None:
@@ -74,7 +80,7 @@ def refresh_segments(device: Device) -> None:
 def device_standing(device: Device, today: date) -> Standing:
     """The device's plan today, its trial, its queued terms: compute once per request and pass it down."""
     rows = _entitlement_rows(device)
-    timeline = _timeline_of(rows)
+    timeline = build_timeline(_entries_of(rows))
     return standing_on(timeline, today, frozenset(row.id for row in rows if row.source == "trial"))
 
 
@@ -173,6 +179,23 @@ def verify_code(text: str, *, today: date) -> CodeSummary:
     return CodeSummary(code=code, product=product, bonus_months_today=activation_bonus_months(product, today))
 
 
+def check_quantity_left(left: int, wanted: int) -> None:
+    """LicensingError when a code with `left` licenses cannot cover `wanted` devices."""
+    if left == 0:
+        raise LicensingError("Every license on this activation code has already been assigned.", field="code")
+    if wanted > left:
+        raise LicensingError(
+            f"This activation code has {left} license{'s' if left != 1 else ''} left; select at most {left} device{'s' if left != 1 else ''}.",
+            field="devices",
+        )
+
+
+def check_assignment(actor: User, summary: CodeSummary, devices: list[Device]) -> None:
+    """Everything assigning checks before it writes; the preview runs this very function."""
+    check_assignable(actor, devices)
+    check_quantity_left(summary.code.remaining, len(devices))
+
+
 def check_assignable(actor: User, devices: list[Device]) -> None:
     """LicensingError unless the devices are distinct, at least one, and all the actor's to act on."""
     if not devices:
@@ -191,7 +214,7 @@ def assign_from_code(actor: User, code_text: str, devices: list[Device], *, toda
     licenses than the code carries; the caller commits, or rolls back on LicensingError.
     """
     summary = verify_code(code_text, today=today)
-    check_assignable(actor, devices)
+    check_assignment(actor, summary, devices)
     wanted = len(devices)
     taken = db.session.execute(
         update(ActivationCode)
@@ -199,14 +222,10 @@ def assign_from_code(actor: User, code_text: str, devices: list[Device], *, toda
         .values(remaining=ActivationCode.remaining - wanted)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount != 1:
-        left = db.session.scalar(select(ActivationCode.remaining).where(ActivationCode.id == summary.code.id))
-        if not left:
-            raise LicensingError("Every license on this activation code has already been assigned.", field="code")
-        raise LicensingError(
-            f"This activation code has {left} license{'s' if left != 1 else ''} left; select at most {left} device{'s' if left != 1 else ''}.",
-            field="devices",
-        )
+    if taken.rowcount != 1:  # another request took licenses since the check above
+        left = db.session.scalar(select(ActivationCode.remaining).where(ActivationCode.id == summary.code.id)) or 0
+        check_quantity_left(left, wanted)
+        raise LicensingError("This activation code changed while you were assigning it; try again.", field="code")
     db.session.expire(summary.code, ["remaining"])
     entitlements = [
         _add_license(device, summary.product, today=today, now=now, actor=actor, code=summary.code, bonus=summary.bonus_months_today)

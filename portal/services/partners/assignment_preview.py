@@ -10,18 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
-
-from portal.extensions import db
 from portal.models import Device, Entitlement, User
-from portal.services.errors import LicensingError
 from portal.services.licensing import entitlements
 from portal.services.licensing.entitlements import CodeSummary
 from portal.services.licensing.plans import Plan
 from portal.services.licensing.subscription_timeline import Entitlement as TimelineEntry
 from portal.services.licensing.subscription_timeline import (
     Segment,
-    Timeline,
     build_timeline,
     current_segment,
     paid_through,
@@ -43,38 +38,17 @@ class DevicePreview:
     def new_start(self) -> date:
         return self.new_terms[0].start
 
-    @property
-    def new_end(self) -> date:
-        return self.new_terms[-1].end
-
-
-def _entries(device: Device) -> list[TimelineEntry]:
-    rows = db.session.scalars(
-        select(Entitlement)
-        .where(Entitlement.device_id == device.id)
-        .order_by(Entitlement.assigned_at, Entitlement.id)
-    )
-    return [
-        TimelineEntry(
-            id=row.id,
-            plan=Plan.from_key(row.plan),
-            months=row.months,
-            assigned_on=row.assigned_on,
-            source=row.source,
-        )
-        for row in rows
-    ]
-
 
 def preview_device(device: Device, summary: CodeSummary, *, today: date) -> DevicePreview:
-    before: Timeline = entitlements.device_timeline(device)
+    entries = entitlements.timeline_entries(device)
+    before = build_timeline(entries)
     new = TimelineEntry(
         id=NEW_ENTITLEMENT_ID,
         plan=summary.product.plan,
         months=summary.product.months + summary.bonus_months_today,
         assigned_on=today,
     )
-    after = build_timeline([*_entries(device), new])
+    after = build_timeline([*entries, new])
     segment = current_segment(before, today)
     return DevicePreview(
         device=device,
@@ -86,16 +60,8 @@ def preview_device(device: Device, summary: CodeSummary, *, today: date) -> Devi
 
 
 def preview(actor: User, summary: CodeSummary, devices: list[Device], *, today: date) -> list[DevicePreview]:
-    """The dry run of assign_from_code: same checks, no writes."""
-    entitlements.check_assignable(actor, devices)
-    left = summary.code.remaining
-    if left == 0:
-        raise LicensingError("Every license on this activation code has already been assigned.", field="code")
-    if len(devices) > left:
-        raise LicensingError(
-            f"This activation code has {left} license{'s' if left != 1 else ''} left; select at most {left} device{'s' if left != 1 else ''}.",
-            field="devices",
-        )
+    """The dry run of assign_from_code: the very same checks, no writes."""
+    entitlements.check_assignment(actor, summary, devices)
     return [preview_device(device, summary, today=today) for device in devices]
 
 

@@ -21,7 +21,6 @@ from portal.services.licensing.activation_codes import format_code
 from portal.services.licensing.products import (
     SELLABLE_PRODUCTS,
     LicenseProduct,
-    product_for_sku,
     sellable_product_for_sku,
 )
 
@@ -129,7 +128,3 @@ def recent_orders(partner: User, limit: int = 20) -> list[ActivationCode]:
 def product_choices() -> list[tuple[str, str]]:
     """(SKU, label) for the order form's product list."""
     return [(p.sku, f"{p.sku} · {p.display_name}") for p in SELLABLE_PRODUCTS]
-
-
-def product_name(sku: str) -> str:
-    return product_for_sku(sku).display_name
