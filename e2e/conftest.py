@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from e2e.lab_control import LabControl
-from e2e.stack import LabStack
+from e2e.stack import LabStack, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
@@ -116,16 +116,7 @@ class Portal:
             start_new_session=True,
         )
         _stacks.append((f"portal-{self.port}", self.log_path))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the portal exited at start; see {self.log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the portal did not open port {self.port}; see {self.log_path}")
+        wait_for_port(self.port, self.process, self.log_path)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -246,7 +237,6 @@ def reload_until_visible(page, locator, *, timeout_s: float = 30, each_ms: int =
 
     Each round is a Playwright expectation with a short timeout, so the wait ends as soon as a user would see it.
     """
-    import time
 
     from playwright.sync_api import expect
 

@@ -48,7 +48,7 @@ def _exit_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -213,8 +213,8 @@ class LabStack:
                     str(self.speed),
                 ],
             )
-            _wait_for_port(self.control_port, fleet, self.logs / "fleet.log")
-        _wait_for_port(self.port, web, self.logs / "web.log")
+            wait_for_port(self.control_port, fleet, self.logs / "fleet.log")
+        wait_for_port(self.port, web, self.logs / "web.log")
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("w")

@@ -21,6 +21,7 @@ from devicelink.brokers import (
     parse_mqtt_url,
 )
 from devicelink.provisioning import manufacture
+from tests.support.waiting import wait_until
 
 KEY = b"broker-test-key"
 DEVICES = manufacture(2, seed=5, factory_key=KEY)
@@ -79,9 +80,7 @@ def test_a_device_is_confined_to_its_own_subtree(broker):
     device.publish(f"ups/{me.serial}/telemetry", b"mine", qos=1).wait_for_publish(5)
     device.publish(f"ups/{other.serial}/telemetry", b"forged", qos=1).wait_for_publish(5)
     device.publish(f"ups/{me.serial}/event", b"done", qos=1).wait_for_publish(5)
-    deadline = time.monotonic() + 5
-    while f"ups/{me.serial}/event" not in seen.get("messages", []) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: f"ups/{me.serial}/event" in seen.get("messages", []), 5, "the device's own event")
     assert f"ups/{me.serial}/telemetry" in seen["messages"]
     assert f"ups/{other.serial}/telemetry" not in seen["messages"]
     for c in (portal, device):

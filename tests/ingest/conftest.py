@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,19 +20,11 @@ from devicelink.contract import Channel
 from devicelink.provisioning import DeviceIdentity, manufacture
 from portal.extensions import db
 from portal.ingest import IngestWorker
+from tests.support.waiting import wait_until
 
 FACTORY_KEY = b"ingest-test-factory-key"
 PORTAL_USER, PORTAL_PASSWORD = "portal", "portal-secret"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float = 15.0, what: str = "condition") -> None:
-    """Poll ``condition`` until it is true; fail the test with ``what`` when it never is."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def count(model, *where) -> int:

@@ -5,25 +5,16 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from devicelink.brokers import EmbeddedBroker, PrivateMosquitto  # noqa: E402
 from devicelink.provisioning import LAB_FACTORY_KEY, manufacture  # noqa: E402
+from tests.support import waiting
 
 PORTAL_USER, PORTAL_PASSWORD = "portal", "portal-secret"
-
-
-def _wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it is true; fail the test with ``what`` otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Watcher:
@@ -116,5 +107,5 @@ def watcher_factory():
 
 @pytest.fixture
 def wait_until():
-    """``wait_until(predicate, timeout_s=10, what=...)``: poll a condition instead of sleeping blindly."""
-    return _wait_until
+    """``wait_until(predicate, timeout_s=20, what=...)``: poll a condition instead of sleeping blindly."""
+    return waiting.wait_until

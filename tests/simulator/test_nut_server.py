@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from devicelink.provisioning import FACTORY_KEY_ENV, manufacture
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
@@ -188,16 +189,6 @@ def upsc(target: str) -> dict[str, str]:
     result = run("upsc", target)
     assert result.returncode == 0, result.stderr
     return dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
-
-
-def wait_until(predicate, timeout_s: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def served(port: int, serial: str) -> dict[str, str] | None:

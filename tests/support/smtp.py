@@ -6,10 +6,11 @@ import email
 import email.policy
 import socket
 import threading
-import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
@@ -42,12 +43,9 @@ class LocalSmtpServer:
             return list(self._keeper.messages)
 
     def wait_for(self, count: int = 1, timeout_s: float = 5.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
+        return wait_until(
+            lambda: self.messages if len(self.messages) >= count else None, timeout_s, f"{count} message(s)"
+        )
 
     def start(self) -> None:
         self._controller.start()
