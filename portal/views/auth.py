@@ -24,6 +24,7 @@ def _login_email_key() -> str:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    """Create a company and its first user, then sign in."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = SignUpForm()
@@ -50,6 +51,7 @@ def signup():
 @limiter.limit(_login_limit, methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
 def login():
+    """Sign in with email and password (rate-limited per address and per account)."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = SignInForm()
@@ -68,6 +70,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Sign out."""
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -13,12 +13,14 @@ bp = Blueprint("dashboard", __name__)
 
 @bp.get("/")
 def home():
+    """Send a signed-in user to the dashboard, anyone else to sign-in."""
     return redirect(url_for("dashboard.index" if current_user.is_authenticated else "auth.login"))
 
 
 @bp.get("/dashboard")
 @login_required
 def index():
+    """The fleet dashboard: tiles by operating mode, filters and one page of devices (the table partial for htmx)."""
     filters = overview.Filters.parse(request.args)
     # Business dates (plans, renewals) follow the lab clock; liveness follows the real one.
     view = overview.overview(

@@ -17,6 +17,7 @@ STEPS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days
 @bp.get("/clock")
 @login_required
 def clock_page():
+    """The lab clock: business date and a form to move it forward."""
     lab_clock = clock()
     return render_template("lab/clock.html", now=lab_clock.now(), offset=lab_clock.offset(), steps=STEPS)
 
@@ -24,6 +25,7 @@ def clock_page():
 @bp.post("/clock")
 @login_required
 def move_clock():
+    """Move the lab clock forward by the chosen number of days."""
     lab_clock = clock()
     action = request.form.get("action", "")
     if action == "reset":

@@ -64,6 +64,7 @@ def _read(folder: Path, name: str, with_body: bool = True) -> Message:
 @bp.get("")
 @login_required
 def index():
+    """The lab mail server's messages, newest first."""
     folder = outbox_folder()
     messages = [_read(folder, name, with_body=False) for name in _names(folder)[:200]]
     return render_template("lab/outbox.html", messages=messages, folder=folder)
@@ -72,6 +73,7 @@ def index():
 @bp.get("/<name>")
 @login_required
 def show(name: str):
+    """One message the lab mail server received."""
     folder = outbox_folder()
     # Only names listed in the folder itself: no path can reach a file outside it.
     if not MESSAGE_NAME.match(name) or name not in _names(folder):

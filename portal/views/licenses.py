@@ -27,6 +27,7 @@ def _per_user() -> str:
 @limiter.limit(_code_limit, methods=["POST"])
 @limiter.limit(_code_limit, methods=["POST"], key_func=_per_user)
 def verify():
+    """Verify an activation code: its product, quantity and what is left."""
     form = VerifyCodeForm()
     summary = None
     if form.validate_on_submit():

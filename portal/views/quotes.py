@@ -59,6 +59,7 @@ def _index(devices_form=None, upload_form=None, status: int = 200):
 @bp.get("/")
 @login_required
 def index():
+    """The quotes page: build one from shared devices or an uploaded MyRenewals file."""
     _partners_only()
     return _index()
 
@@ -66,6 +67,7 @@ def index():
 @bp.post("/from-devices")
 @login_required
 def from_devices():
+    """Build a renewal quote from chosen shared devices."""
     _partners_only()
     form = DevicesQuoteForm()
     if form.validate():
@@ -91,6 +93,7 @@ def from_devices():
 @bp.post("/upload")
 @login_required
 def upload():
+    """Build a renewal quote from an uploaded MyRenewals file (CSV or XLSX)."""
     _partners_only()
     try:
         form = UploadQuoteForm()
@@ -132,6 +135,7 @@ def _quote_or_404(quote_id: str):
 @bp.get("/<quote_id>")
 @login_required
 def show(quote_id: str):
+    """One quote, printable."""
     quote = _quote_or_404(quote_id)
     args = MultiDict({"qty": request.args["qty"]}) if request.args.get("qty", "").strip() else None
     form = CalculatorForm(args)
@@ -154,6 +158,7 @@ def show(quote_id: str):
 @bp.get("/<quote_id>.csv")
 @login_required
 def show_csv(quote_id: str):
+    """One quote as CSV."""
     quote = _quote_or_404(quote_id)
     priced = quotes.price_quote(quote)
     return csv_response(
@@ -166,6 +171,7 @@ def show_csv(quote_id: str):
 @bp.get("/<quote_id>.xlsx")
 @login_required
 def show_xlsx(quote_id: str) -> Response:
+    """One quote as XLSX."""
     quote = _quote_or_404(quote_id)
     priced = quotes.price_quote(quote)
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-quote-")

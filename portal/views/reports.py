@@ -65,6 +65,7 @@ def xlsx_response(
 @bp.get("/")
 @login_required
 def index():
+    """The Reports page: MyInventory, MyRenewals and the outage report."""
     customers = my_reports.customers(current_user)
     return render_template(
         "reports/index.html",
@@ -90,6 +91,7 @@ def _register_downloads() -> None:
         for ext in ("csv", "xlsx"):
             view: Callable[..., Response] = (lambda r, e: lambda: _device_report(r, e))(report, ext)
             view.__name__ = f"{report}_{ext}"
+            view.__doc__ = f"The {my_reports.REPORTS[report][0]} report as {ext.upper()}."
             bp.add_url_rule(f"/{report}.{ext}", endpoint=f"{report}_{ext}", view_func=login_required(view))
 
 
@@ -131,6 +133,7 @@ def _period(form) -> outages.Period | None:
 @bp.get("/outages")
 @login_required
 def outage_report():
+    """The outage report for a chosen period, on the page."""
     customer_id = _customer_id()
     form = _period_form()
     period = _period(form)
@@ -175,10 +178,12 @@ def _outage_xlsx(report: outages.OutageReport, download_name: str) -> Response:
 @bp.get("/outages.csv")
 @login_required
 def outages_csv():
+    """The outage report as CSV."""
     return _outage_download("csv")
 
 
 @bp.get("/outages.xlsx")
 @login_required
 def outages_xlsx():
+    """The outage report as XLSX."""
     return _outage_download("xlsx")

@@ -26,6 +26,7 @@ def _selected_ids(values: list[str]) -> list[int]:
 @bp.get("")
 @login_required
 def overview():
+    """Subscription Overview: every device's plan, term end and queued terms."""
     today = clock().today()
     rows = subscription_overview.overview(current_user, today=today)
     return render_template("subscriptions/overview.html", rows=rows, today=today)
@@ -54,12 +55,14 @@ def _buy_page(form: CardForm, choices: dict[int, str], status: int = 200, cart_e
 @bp.get("/buy")
 @login_required
 def buy():
+    """Buy licenses online: choose plan and term per device."""
     return _buy_page(CardForm(formdata=None), _choices(request.args))
 
 
 @bp.post("/buy")
 @login_required
 def pay():
+    """Charge the card and assign the licenses bought."""
     form = CardForm()
     choices = _choices(request.form)
     if not form.validate_on_submit():
