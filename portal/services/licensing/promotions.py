@@ -89,7 +89,7 @@ def parse_promotions(text: str) -> tuple[Promotion, ...]:
 
 
 def load_promotions() -> tuple[Promotion, ...]:
-    """The promotions shipped with the portal (portal/services/promotions.toml)."""
+    """The promotions shipped with the portal (portal/services/licensing/promotions.toml)."""
     return parse_promotions(resources.files("portal.services.licensing").joinpath("promotions.toml").read_text("utf-8"))
 
 
