@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import url_for
+from flask import Response, send_file, url_for
 from flask_wtf import FlaskForm
 
 from portal.services.errors import DomainError
@@ -26,3 +29,20 @@ def attach_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def send_xlsx(write: Callable[[str], None], download_name: str) -> Response:
+    """A workbook written to a temporary file in constant memory, then sent from the open file (already unlinked)."""
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-")
+    os.close(fd)
+    try:
+        write(path)
+        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
+    finally:
+        os.unlink(path)
+    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name)
+    response.headers["Cache-Control"] = "no-store"  # a company's data: never kept by a shared cache
+    return response

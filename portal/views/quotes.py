@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
@@ -19,8 +16,8 @@ from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.partners import quotes
 from portal.services.partners.renewals_upload import parse_renewals
-from portal.views.helpers import attach_error
-from portal.views.reports import XLSX_MIMETYPE, csv_response
+from portal.views.helpers import attach_error, send_xlsx
+from portal.views.reports import csv_response
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
@@ -73,20 +70,10 @@ def from_devices():
     if form.validate():
         try:
             lines = quotes.lines_from_devices(current_user, form.device.data or [], today=clock().today())
-            quote = quotes.create_quote(
-                current_user,
-                source="shared",
-                lines=lines,
-                customer_name=form.customer_name.data or "",
-                today=clock().today(),
-                now=clock().now(),
-            )
         except DomainError as error:
-            db.session.rollback()
             attach_error(form, error)
         else:
-            db.session.commit()
-            return redirect(url_for("quotes.show", quote_id=quote.id), 303)
+            return _create_and_show(form, "shared", lines) or _index(devices_form=form, status=422)
     return _index(devices_form=form, status=422)
 
 
@@ -106,22 +93,28 @@ def upload():
         try:
             if storage is None or not getattr(storage, "filename", ""):
                 raise quotes.QuoteError("Choose the MyRenewals file to upload (CSV or XLSX).", field="file")
-            rows = parse_renewals(storage.filename, storage.read())
-            quote = quotes.create_quote(
-                current_user,
-                source="upload",
-                lines=quotes.lines_from_upload(rows),
-                customer_name=form.customer_name.data or "",
-                today=clock().today(),
-                now=clock().now(),
-            )
+            lines = quotes.lines_from_upload(parse_renewals(storage.filename, storage.read()))
         except DomainError as error:
-            db.session.rollback()
             attach_error(form, error)
         else:
-            db.session.commit()
-            return redirect(url_for("quotes.show", quote_id=quote.id), 303)
+            return _create_and_show(form, "upload", lines) or _index(upload_form=form, status=422)
     return _index(upload_form=form, status=422)
+
+
+def _create_and_show(form, source: str, lines) -> Response | None:
+    """Store the quote and show it; None (with the reason on the form) when the service refuses."""
+    lab_clock = clock()
+    try:
+        quote = quotes.create_quote(
+            current_user, source=source, lines=lines, customer_name=form.customer_name.data or "",
+            today=lab_clock.today(), now=lab_clock.now(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error)
+        return None
+    db.session.commit()
+    return redirect(url_for("quotes.show", quote_id=quote.id), 303)
 
 
 def _quote_or_404(quote_id: str):
@@ -174,12 +167,5 @@ def show_xlsx(quote_id: str) -> Response:
     """One quote as XLSX."""
     quote = _quote_or_404(quote_id)
     priced = quotes.price_quote(quote)
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-quote-")
-    os.close(fd)
-    try:
-        quotes.write_xlsx(path, priced)
-        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
-    finally:
-        os.unlink(path)
     name = f"Quote-{quote.quoted_on.isoformat()}-{quote.id[:8]}.xlsx"
-    return send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name)
+    return send_xlsx(lambda path: quotes.write_xlsx(path, priced), name)

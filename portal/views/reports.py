@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.reports import my_reports, outages
+from portal.views.helpers import send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _customer_id() -> int | None:
@@ -49,17 +47,7 @@ def csv_response(columns: Sequence[my_reports.Column], rows: Iterable[dict], dow
 def xlsx_response(
     sheet: str, columns: Sequence[my_reports.Column], rows: Iterable[dict], download_name: str
 ) -> Response:
-    """Written to a temporary file in constant memory, then sent from the open file (already unlinked)."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-report-")
-    os.close(fd)
-    try:
-        my_reports.write_xlsx(path, sheet, columns, rows)
-        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
-    finally:
-        os.unlink(path)
-    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return send_xlsx(lambda path: my_reports.write_xlsx(path, sheet, columns, rows), download_name)
 
 
 @bp.get("/")
@@ -163,16 +151,7 @@ def _outage_download(ext: str) -> Response:
 
 
 def _outage_xlsx(report: outages.OutageReport, download_name: str) -> Response:
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="upsconnect-outages-")
-    os.close(fd)
-    try:
-        outages.write_xlsx(path, report)
-        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it once sent
-    finally:
-        os.unlink(path)
-    response = send_file(handle, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=download_name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return send_xlsx(lambda path: outages.write_xlsx(path, report), download_name)
 
 
 @bp.get("/outages.csv")
