@@ -5,6 +5,9 @@ thread only decodes and validates; a writer thread stores what arrives in batche
 per batch, and only then acknowledges those messages to the broker (paho's manual ack). A worker
 killed between receive and commit has acknowledged nothing it lost: the broker delivers it again,
 and (device, seq) uniqueness stores it once.
+
+The telemetry store returns what a batch changed; the worker hands that to alerts in the same
+transaction (fleet never imports alerts).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -31,6 +34,7 @@ from devicelink import contract
 from devicelink.brokers import parse_mqtt_url
 from devicelink.contract import Channel
 from portal.extensions import db
+from portal.services.alerts import device_alerts, thresholds
 from portal.services.clock import clock
 from portal.services.fleet import telemetry_store as store
 
@@ -60,6 +64,25 @@ class Inbound:
     qos: int
     retain: bool
     generation: int  # which connection it came on: a mid is only valid on that one
+
+
+def alert_on_batch(
+    states: list[store.StateChange | None],
+    telemetry: store.BatchResult,
+    events: store.BatchResult,
+    *,
+    now: datetime,
+) -> int:
+    """Hand what a stored batch changed to alerts, in the batch's transaction; returns deliveries queued."""
+    today = now.date()
+    queued = sum(
+        device_alerts.alert_state_change(change.device_id, change.online, now=now, today=today)
+        for change in states
+        if change is not None
+    )
+    queued += thresholds.evaluate_batch(telemetry.latest_variables, now=now)
+    queued += device_alerts.alert_for_events(events.new_event_ids, now=now, today=today)
+    return queued
 
 
 def subscriptions(shared_group: str | None = None) -> list[str]:
@@ -252,6 +275,7 @@ class IngestWorker:
                     self.log_stats()
             db.session.remove()
 
+
     def _flush(self, batch: list[Inbound]) -> None:
         while True:
             try:
@@ -287,16 +311,19 @@ class IngestWorker:
         self._ids.clear()  # placeholder devices created in the failed transaction are gone
 
     def _store(self, batch: list[Inbound]) -> None:
-        now = clock().now()
+        now = clock().now()  # business time, read once per batch: rows and alerts of the batch share it
         by_channel: dict[Channel, list[Inbound]] = {channel: [] for channel in contract.DEVICE_TO_PORTAL}
         for item in batch:
             if item.channel is not None:
                 by_channel[item.channel].append(item)
         for item in by_channel[Channel.HELLO]:  # first, so the rest finds the device with its model
             store.record_hello(item.serial, item.payload, now)
-        for item in by_channel[Channel.STATE]:
-            online = item.payload == contract.STATE_ONLINE
-            store.record_state(item.serial, online, now, ids=self._ids, live=not item.retain)
+        states = [
+            store.record_state(
+                item.serial, item.payload == contract.STATE_ONLINE, now, ids=self._ids, live=not item.retain
+            )
+            for item in by_channel[Channel.STATE]
+        ]
         telemetry = [
             store.TelemetryRow(i.serial, i.payload["seq"], i.payload["ts"], i.payload["vars"])
             for i in by_channel[Channel.TELEMETRY]
@@ -312,6 +339,7 @@ class IngestWorker:
             not store.record_command_result(i.payload, now, serial=i.serial)
             for i in by_channel[Channel.CMD_RESULT]
         )
+        alert_on_batch(states, saved, logged, now=now)
         self.counters.update(
             {
                 "stored": saved.stored + logged.stored,
