@@ -7,7 +7,8 @@ killed between receive and commit has acknowledged nothing it lost: the broker d
 and (device, seq) uniqueness stores it once.
 
 The telemetry store returns what a batch changed; the worker hands that to alerts in the same
-transaction (fleet never imports alerts).
+transaction (fleet never imports alerts). Between batches the writer also does the housekeeping that
+must happen even when nobody looks: commands no device answered are marked timed out.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from devicelink.contract import Channel
 from portal.extensions import db
 from portal.services.alerts import device_alerts, thresholds
 from portal.services.clock import clock
+from portal.services.fleet import commands
 from portal.services.fleet import telemetry_store as store
 
 log = logging.getLogger("upsconnect.ingest")
@@ -46,6 +48,8 @@ RETRY_DB_S = 1.0
 SHARED_PROBE_TIMEOUT_S = 5.0
 PROBE_TOPIC = "upsconnect/ingest-probe"
 MALFORMED_LOGGED_PER_PERIOD = 10
+# The device page polls every 5 s: expiring each second keeps "timed out" as prompt as when the page did it.
+HOUSEKEEPING_EVERY_S = 1.0
 SHARED_UNSUPPORTED = (
     "shared subscriptions ($share/...) are not supported by the embedded broker: a worker started "
     "with --shared would receive nothing. Run a single worker without --shared, or use Mosquitto or "
@@ -83,6 +87,13 @@ def alert_on_batch(
     queued += thresholds.evaluate_batch(telemetry.latest_variables, now=now)
     queued += device_alerts.alert_for_events(events.new_event_ids, now=now, today=today)
     return queued
+
+
+def expire_overdue_commands() -> int:
+    """The housekeeping pass: commands no device finished in time become "timed out"; commits."""
+    expired = commands.expire_overdue(clock().now())
+    db.session.commit()
+    return expired
 
 
 def subscriptions(shared_group: str | None = None) -> list[str]:
@@ -263,6 +274,7 @@ class IngestWorker:
 
     def _write_loop(self) -> None:
         next_stats = time.monotonic() + self.stats_every_s
+        next_housekeeping = time.monotonic()
         with self.app.app_context():
             while True:
                 batch = self._collect()
@@ -270,11 +282,22 @@ class IngestWorker:
                     self._flush(batch)
                 elif self._stopping.is_set():
                     break
+                if time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
+                    self._housekeeping()
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.stats_every_s
                     self.log_stats()
             db.session.remove()
 
+    def _housekeeping(self) -> None:
+        try:
+            expired = expire_overdue_commands()
+        except Exception:  # the database may be locked or away: try again on the next round
+            self._rollback()
+            log.exception("housekeeping failed")
+            return
+        self.counters["commands.timed_out"] += expired
 
     def _flush(self, batch: list[Inbound]) -> None:
         while True:
