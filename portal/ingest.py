@@ -5,6 +5,10 @@ thread only decodes and validates; a writer thread stores what arrives in batche
 per batch, and only then acknowledges those messages to the broker (paho's manual ack). A worker
 killed between receive and commit has acknowledged nothing it lost: the broker delivers it again,
 and (device, seq) uniqueness stores it once.
+
+The telemetry store returns what a batch changed; the worker hands that to alerts in the same
+transaction (fleet never imports alerts). Between batches the writer also does the housekeeping that
+must happen even when nobody looks: commands no device answered are marked timed out.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -31,7 +35,9 @@ from devicelink import contract
 from devicelink.brokers import parse_mqtt_url
 from devicelink.contract import Channel
 from portal.extensions import db
+from portal.services.alerts import device_alerts, thresholds
 from portal.services.clock import clock
+from portal.services.fleet import commands
 from portal.services.fleet import telemetry_store as store
 
 log = logging.getLogger("upsconnect.ingest")
@@ -42,6 +48,8 @@ RETRY_DB_S = 1.0
 SHARED_PROBE_TIMEOUT_S = 5.0
 PROBE_TOPIC = "upsconnect/ingest-probe"
 MALFORMED_LOGGED_PER_PERIOD = 10
+# The device page polls every 5 s: expiring each second keeps "timed out" as prompt as when the page did it.
+HOUSEKEEPING_EVERY_S = 1.0
 SHARED_UNSUPPORTED = (
     "shared subscriptions ($share/...) are not supported by the embedded broker: a worker started "
     "with --shared would receive nothing. Run a single worker without --shared, or use Mosquitto or "
@@ -60,6 +68,32 @@ class Inbound:
     qos: int
     retain: bool
     generation: int  # which connection it came on: a mid is only valid on that one
+
+
+def alert_on_batch(
+    states: list[store.StateChange | None],
+    telemetry: store.BatchResult,
+    events: store.BatchResult,
+    *,
+    now: datetime,
+) -> int:
+    """Hand what a stored batch changed to alerts, in the batch's transaction; returns deliveries queued."""
+    today = now.date()
+    queued = sum(
+        device_alerts.alert_state_change(change.device_id, change.online, now=now, today=today)
+        for change in states
+        if change is not None
+    )
+    queued += thresholds.evaluate_batch(telemetry.latest_variables, now=now)
+    queued += device_alerts.alert_for_events(events.new_event_ids, now=now, today=today)
+    return queued
+
+
+def expire_overdue_commands() -> int:
+    """The housekeeping pass: commands no device finished in time become "timed out"; commits."""
+    expired = commands.expire_overdue(clock().now())
+    db.session.commit()
+    return expired
 
 
 def subscriptions(shared_group: str | None = None) -> list[str]:
@@ -240,6 +274,7 @@ class IngestWorker:
 
     def _write_loop(self) -> None:
         next_stats = time.monotonic() + self.stats_every_s
+        next_housekeeping = time.monotonic()
         with self.app.app_context():
             while True:
                 batch = self._collect()
@@ -247,10 +282,22 @@ class IngestWorker:
                     self._flush(batch)
                 elif self._stopping.is_set():
                     break
+                if time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
+                    self._housekeeping()
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.stats_every_s
                     self.log_stats()
             db.session.remove()
+
+    def _housekeeping(self) -> None:
+        try:
+            expired = expire_overdue_commands()
+        except Exception:  # the database may be locked or away: try again on the next round
+            self._rollback()
+            log.exception("housekeeping failed")
+            return
+        self.counters["commands.timed_out"] += expired
 
     def _flush(self, batch: list[Inbound]) -> None:
         while True:
@@ -287,16 +334,19 @@ class IngestWorker:
         self._ids.clear()  # placeholder devices created in the failed transaction are gone
 
     def _store(self, batch: list[Inbound]) -> None:
-        now = clock().now()
+        now = clock().now()  # business time, read once per batch: rows and alerts of the batch share it
         by_channel: dict[Channel, list[Inbound]] = {channel: [] for channel in contract.DEVICE_TO_PORTAL}
         for item in batch:
             if item.channel is not None:
                 by_channel[item.channel].append(item)
         for item in by_channel[Channel.HELLO]:  # first, so the rest finds the device with its model
             store.record_hello(item.serial, item.payload, now)
-        for item in by_channel[Channel.STATE]:
-            online = item.payload == contract.STATE_ONLINE
-            store.record_state(item.serial, online, now, ids=self._ids, live=not item.retain)
+        states = [
+            store.record_state(
+                item.serial, item.payload == contract.STATE_ONLINE, now, ids=self._ids, live=not item.retain
+            )
+            for item in by_channel[Channel.STATE]
+        ]
         telemetry = [
             store.TelemetryRow(i.serial, i.payload["seq"], i.payload["ts"], i.payload["vars"])
             for i in by_channel[Channel.TELEMETRY]
@@ -312,6 +362,7 @@ class IngestWorker:
             not store.record_command_result(i.payload, now, serial=i.serial)
             for i in by_channel[Channel.CMD_RESULT]
         )
+        alert_on_batch(states, saved, logged, now=now)
         self.counters.update(
             {
                 "stored": saved.stored + logged.stored,

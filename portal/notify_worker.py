@@ -29,8 +29,8 @@ from portal.extensions import db
 @with_appcontext
 def notify_command(once: bool, interval: float, batch: int, max_attempts: int, backoff_s: float) -> None:
     """Deliver pending notifications (email, Slack, Teams, webhooks), retrying with exponential backoff."""
-    from portal.services.alerts.notifications import deliver_due
     from portal.services.clock import clock
+    from portal.services.outbox.queue import deliver_due
 
     stopping = False
 

@@ -125,3 +125,10 @@ def smtp_server():
 
 NOW = datetime(2026, 3, 1, 9, 30)
 TODAY = date(2026, 3, 1)
+
+
+def notify_once(app) -> str:
+    """One pass of the delivery worker, exactly as `flask notify --once` runs it; its summary line."""
+    result = app.test_cli_runner().invoke(args=["notify", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()

@@ -13,7 +13,7 @@ from wtforms import (
 from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.services.alerts.notifications import EVENT_TYPES, SEVERITIES
+from portal.services.alerts.event_types import EVENT_TYPES, SEVERITIES
 
 
 class MultiCheckboxField(SelectMultipleField):

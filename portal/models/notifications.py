@@ -78,7 +78,9 @@ class NotificationDelivery(db.Model):
     channel: Mapped[str] = mapped_column(String(16))  # email | slack | teams | webhook
     target: Mapped[str] = mapped_column(String(500))  # an email address or a webhook URL
     subject: Mapped[str] = mapped_column(String(300))
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)  # email: {text, html}; webhooks: the JSON body
+    # email: {text, html}; webhooks: the JSON body. {"confidential": true} marks a body that carries a
+    # share, invitation or activation code: it is erased once delivered and never shown in the log.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -89,6 +91,15 @@ class NotificationDelivery(db.Model):
 
     policy: Mapped[NotificationPolicy | None] = relationship()
     device: Mapped[Device | None] = relationship()
+
+    @property
+    def confidential(self) -> bool:
+        return bool((self.payload or {}).get("confidential"))
+
+    @property
+    def can_resend(self) -> bool:
+        """Finished, and its text still kept (a delivered confidential body is erased)."""
+        return self.status != "pending" and not (self.confidential and self.status == "sent")
 
 
 class MaintenanceWindow(db.Model):

@@ -74,8 +74,6 @@ def claim():
 def _context(device, **extra) -> dict:
     """What every part of the device page renders from: business dates on the lab clock, liveness on the real one."""
     lab_clock = clock()
-    commands.expire_overdue(lab_clock.now(), device.id)
-    db.session.commit()
     view = device_page.build(
         current_user,
         device,

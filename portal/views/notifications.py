@@ -6,9 +6,11 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx
 from portal.forms.notifications import MaintenanceForm, PolicyForm, ThresholdForm
-from portal.services.alerts import notifications, thresholds
+from portal.services.alerts import delivery_log, maintenance, policies, thresholds
+from portal.services.alerts.event_types import EVENT_TYPES
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
+from portal.services.outbox.queue import DELIVERY_NOT_FOUND
 from portal.views.helpers import attach_error
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -18,7 +20,7 @@ POLICY_PAGE = "notifications/policy.html"
 
 def _maintenance_form() -> MaintenanceForm:
     form = MaintenanceForm()
-    form.device.choices = [(d.id, d.display_name) for d in notifications.owned_devices(current_user)]
+    form.device.choices = [(d.id, d.display_name) for d in maintenance.owned_devices(current_user)]
     return form
 
 
@@ -30,13 +32,13 @@ def _threshold_form() -> ThresholdForm:
 def _page(status: int = 200, *, maintenance_form=None, threshold_form=None):
     now = clock().now()
     context = {
-        "policies": notifications.policies(current_user, now),
-        "deliveries": notifications.deliveries(current_user, status=request.args.get("status")),
+        "policies": policies.policies(current_user, now),
+        "deliveries": delivery_log.deliveries(current_user, status=request.args.get("status")),
         "status_filter": request.args.get("status", ""),
-        "windows": notifications.maintenance_windows(current_user, now),
+        "windows": maintenance.maintenance_windows(current_user, now),
         "maintenance_form": maintenance_form or _maintenance_form(),
         "threshold_form": threshold_form or _threshold_form(),
-        "event_types": notifications.EVENT_TYPES,
+        "event_types": EVENT_TYPES,
         "now": now,
     }
     db.session.commit()  # the default policy, created on first visit
@@ -55,14 +57,14 @@ def index():
 @login_required
 def log():
     context = {
-        "deliveries": notifications.deliveries(current_user, status=request.args.get("status")),
+        "deliveries": delivery_log.deliveries(current_user, status=request.args.get("status")),
         "status_filter": request.args.get("status", ""),
     }
     return render_block(PAGE, "log", **context)
 
 
-def _policy_input(form: PolicyForm) -> notifications.PolicyInput:
-    return notifications.PolicyInput(
+def _policy_input(form: PolicyForm) -> policies.PolicyInput:
+    return policies.PolicyInput(
         name=form.name.data or "",
         description=form.description.data or "",
         event_types=form.event_types.data or [],
@@ -89,9 +91,9 @@ def _form_id(name: str, message: str) -> int:
 
 def _policy_or_404(policy_id: int):
     try:
-        return notifications.policy_for(current_user, policy_id)
+        return policies.policy_for(current_user, policy_id)
     except NotFound:
-        abort(404, notifications.POLICY_NOT_FOUND)
+        abort(404, policies.POLICY_NOT_FOUND)
 
 
 @bp.get("/policies/new")
@@ -111,7 +113,7 @@ def create_policy():
     if not form.validate_on_submit():
         return _policy_page(form, status=422)
     try:
-        policy = notifications.create_policy(current_user, _policy_input(form), now=clock().now())
+        policy = policies.create_policy(current_user, _policy_input(form), now=clock().now())
     except DomainError as error:
         db.session.rollback()
         attach_error(form, error)
@@ -133,13 +135,13 @@ def edit_policy(policy_id: int):
 @bp.post("/policies/update")
 @login_required
 def update_policy():
-    policy_id = _form_id("policy", notifications.POLICY_NOT_FOUND)
+    policy_id = _form_id("policy", policies.POLICY_NOT_FOUND)
     policy = _policy_or_404(policy_id)
     form = PolicyForm()
     if not form.validate_on_submit():
         return _policy_page(form, policy, 422)
     try:
-        notifications.update_policy(current_user, policy_id, _policy_input(form), now=clock().now())
+        policies.update_policy(current_user, policy_id, _policy_input(form), now=clock().now())
     except DomainError as error:
         db.session.rollback()
         attach_error(form, error)
@@ -152,11 +154,11 @@ def update_policy():
 @bp.post("/policies/delete")
 @login_required
 def delete_policy():
-    policy_id = _form_id("policy", notifications.POLICY_NOT_FOUND)
+    policy_id = _form_id("policy", policies.POLICY_NOT_FOUND)
     try:
-        policy = notifications.delete_policy(current_user, policy_id)
+        policy = policies.delete_policy(current_user, policy_id)
     except NotFound:
-        abort(404, notifications.POLICY_NOT_FOUND)
+        abort(404, policies.POLICY_NOT_FOUND)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -169,11 +171,11 @@ def delete_policy():
 @bp.post("/deliveries/resend")
 @login_required
 def resend():
-    delivery_id = _form_id("delivery", notifications.DELIVERY_NOT_FOUND)
+    delivery_id = _form_id("delivery", DELIVERY_NOT_FOUND)
     try:
-        row = notifications.resend(current_user, delivery_id, now=clock().now())
+        row = delivery_log.resend(current_user, delivery_id, now=clock().now())
     except NotFound:
-        abort(404, notifications.DELIVERY_NOT_FOUND)
+        abort(404, DELIVERY_NOT_FOUND)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -196,7 +198,7 @@ def add_maintenance():
             form.ends_at.errors = ["Enter when the window ends."]
         return _page(422, maintenance_form=form)
     try:
-        notifications.add_maintenance(
+        maintenance.add_maintenance(
             current_user,
             form.device.data,
             form.starts_at.data,
@@ -220,7 +222,7 @@ def add_maintenance():
 def delete_maintenance():
     window_id = _form_id("window", "No such maintenance window in your account.")
     try:
-        notifications.delete_maintenance(current_user, window_id)
+        maintenance.delete_maintenance(current_user, window_id)
     except NotFound:
         abort(404, "No such maintenance window in your account.")
     db.session.commit()

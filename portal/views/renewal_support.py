@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from portal.extensions import db
 from portal.forms.renewal_support import InviteResellerForm
-from portal.services.alerts import notifications
+from portal.services.alerts.reseller_invite import queue_reseller_invite
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.partners import renewal_support
@@ -44,7 +44,7 @@ def invite():
     now = clock().now()
     try:
         sent = renewal_support.invite(current_user, form.email.data or "", now=now)
-        notifications.queue_reseller_invite(sent.support, sent.token, now=now)
+        queue_reseller_invite(sent.support, sent.token, now=now)
     except DomainError as error:
         db.session.rollback()
         attach_error(form, error)

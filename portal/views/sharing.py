@@ -8,7 +8,6 @@ from portal.extensions import db, htmx, limiter
 from portal.forms.sharing import AcceptShareForm, ShareForm
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
-from portal.services.outbox.mail import MailError, send_email
 from portal.services.partners import sharing
 from portal.views.helpers import attach_error
 
@@ -58,37 +57,22 @@ def share(device_id: int):
     lab_clock = clock()
     try:
         sent = sharing.share_device(
-            current_user, device, form.email.data or "", today=lab_clock.today(), now=lab_clock.now()
+            current_user,
+            device,
+            form.email.data or "",
+            today=lab_clock.today(),
+            now=lab_clock.now(),
+            accept_url=url_for("sharing.index", _external=True),
         )
     except DomainError as error:
         db.session.rollback()
         attach_error(form, error)
         return _device_page(device, form, 422)
     db.session.commit()
-    code = sharing.format_share_code(sent.code)
-    try:
-        send_email(
-            sent.share.email,
-            f"{current_user.company.name} shared {device.model} {device.serial} with you on upsconnect",
-            render_template(
-                "email/share_invite.txt",
-                owner=current_user,
-                device=device,
-                code=code,
-                link=url_for("sharing.index", _external=True),
-            ),
-        )
-    except MailError as error:
-        # The share stands; the owner can pass the code on by hand.
-        flash(
-            f"Share saved. {error.message} Give {sent.share.email} this confirmation code yourself: {code}",
-            "warning",
-        )
-    else:
-        flash(
-            f"Shared with {sent.share.email}. They accept with the confirmation code emailed to them.",
-            "success",
-        )
+    flash(
+        f"Shared with {sent.share.email}. We are emailing them the confirmation code to accept with.",
+        "success",
+    )
     return redirect(url_for("sharing.device_shares", device_id=device.id)), 303
 
 

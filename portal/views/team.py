@@ -8,19 +8,17 @@ from portal.forms.accounts import AcceptInvitationForm, InviteForm
 from portal.services.accounts import users
 from portal.services.clock import utcnow
 from portal.services.errors import AccountError, NotFound
-from portal.services.outbox.mail import MailError, send_email
 from portal.views.helpers import attach_error
 
 bp = Blueprint("team", __name__)
 
 
-def _render_team(form: InviteForm, status: int = 200, invite_link: str | None = None):
+def _render_team(form: InviteForm, status: int = 200):
     return render_template(
         "team/index.html",
         form=form,
         users=current_user.company.users,
         pending=users.pending_invitations(current_user.company_id),
-        invite_link=invite_link,
     ), status
 
 
@@ -37,24 +35,22 @@ def invite():
     if not form.validate_on_submit():
         return _render_team(form, 422)
     try:
-        sent = users.invite_coworker(current_user, form.email.data or "", now=utcnow())
+        sent = users.invite_coworker(
+            current_user,
+            form.email.data or "",
+            now=utcnow(),
+            join_link=lambda token: url_for("team.join", token=token, _external=True),
+        )
     except AccountError as error:
         db.session.rollback()
         attach_error(form, error)
         return _render_team(form, 422)
     db.session.commit()
-    link = url_for("team.join", token=sent.token, _external=True)
-    try:
-        send_email(
-            sent.invitation.email,
-            f"{current_user.name} invited you to {current_user.company.name} on upsconnect",
-            render_template("email/invitation.txt", inviter=current_user, link=link),
-        )
-    except MailError as error:
-        # The invitation stands; the admin can pass the link on by hand.
-        flash(f"Invitation saved. {error.message} Send this link yourself: {link}", "warning")
-        return redirect(url_for("team.index"))
-    flash("Invitation Sent. Your invitation was sent. Thanks for sharing upsconnect with your co-worker.", "success")
+    flash(
+        f"Invitation Sent. Your invitation is on its way to {sent.invitation.email}. "
+        "Thanks for sharing upsconnect with your co-worker.",
+        "success",
+    )
     return redirect(url_for("team.index"))
 
 

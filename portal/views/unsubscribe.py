@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, render_template
 
 from portal.extensions import db
-from portal.services.alerts import notifications
+from portal.services.alerts import unsubscribe as opt_out
 from portal.services.clock import clock
 from portal.services.errors import NotFound
 
@@ -13,11 +13,11 @@ bp = Blueprint("unsubscribe", __name__)
 @bp.get("/unsubscribe/<token>")
 def confirm(token: str):
     try:
-        email, company_id, scope = notifications.read_unsubscribe_token(token)
+        email, company_id, scope = opt_out.read_unsubscribe_token(token)
     except NotFound as error:
         abort(404, error.message)
-    what = notifications.scope_label(company_id, scope)
-    already = notifications.is_unsubscribed(company_id, scope, email)
+    what = opt_out.scope_label(company_id, scope)
+    already = opt_out.is_unsubscribed(company_id, scope, email)
     return render_template(
         "notifications/unsubscribe.html", token=token, email=email, what=what, done=already
     )
@@ -27,7 +27,7 @@ def confirm(token: str):
 def unsubscribe(token: str):
     # No sign-in: the token, signed with the portal's secret, names the address. CSRF stays on.
     try:
-        email, what = notifications.unsubscribe(token, now=clock().now())
+        email, what = opt_out.unsubscribe(token, now=clock().now())
     except NotFound as error:
         db.session.rollback()
         abort(404, error.message)

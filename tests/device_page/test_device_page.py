@@ -231,3 +231,21 @@ def test_sensitivity_and_self_test_forms_post_to_the_command_endpoint(as_owner, 
     page = as_owner.get(_url(device)).get_data(as_text=True)
     assert page.count(f'action="/devices/{device.id}/commands"') >= 2
     assert entitlements.current_plan(device, clock().today()).name == "STANDARD"
+
+
+def test_an_unanswered_command_times_out_by_the_workers_housekeeping_not_by_the_page(as_owner, people):
+    from portal.ingest import expire_overdue_commands
+
+    device = people["device"]
+    command = put_command(device, people["owner"], status="sent", type_="test.battery.start", progress=0)
+    clock().advance(timedelta(minutes=3))  # past the 2-minute timeout
+    db.session.commit()
+    as_owner.get(_url(device))
+    as_owner.get(_url(device, "command-log"), headers=HX)
+    db.session.refresh(command)
+    assert command.status == "sent"  # a GET never writes
+
+    assert expire_overdue_commands() == 1  # the ingest worker's pass, every second
+    response = as_owner.get(_url(device, "command-log"), headers=HX)
+    assert response.status_code == 286 and "timed out" in response.get_data(as_text=True)
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import timedelta
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from devicelink.brokers import MqttEndpoint
 from devicelink.contract import Channel
 from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceStatus, TelemetrySample
+from portal.services.clock import clock
 from simulator.device import SimulatedDevice
 from simulator.fleet import Fleet, SimClock
 from tests.ingest.conftest import PORTAL_PASSWORD, PORTAL_USER, count, wait_until
@@ -108,7 +109,7 @@ def test_command_results_update_the_command_and_unknown_ids_are_dropped(worker, 
     wait_until(lambda: count(Device, Device.serial == ups.serial) == 1, what="the device row")
     device_id = db.session.scalar(select(Device.id).where(Device.serial == ups.serial))
     command_id = str(uuid.uuid4())
-    now = datetime(2026, 3, 1, 9, 30)
+    now = clock().now()  # the worker times out commands left open too long: this one is fresh
     db.session.add(
         DeviceCommand(
             id=command_id,
@@ -130,6 +131,30 @@ def test_command_results_update_the_command_and_unknown_ids_are_dropped(worker, 
     db.session.rollback()
     command = db.session.get(DeviceCommand, command_id)
     assert (command.status, command.progress_percent, command.message) == ("progress", 40, "installing")
+
+
+def test_the_worker_times_out_commands_nobody_answered_without_anyone_looking(worker, device):
+    ups = device(0)
+    ups.hello()
+    wait_until(lambda: count(Device, Device.serial == ups.serial) == 1, what="the device row")
+    device_id = db.session.scalar(select(Device.id).where(Device.serial == ups.serial))
+    sent_at = clock().now() - timedelta(minutes=3)
+    for command_type in ("test.battery.start", "firmware.upgrade"):  # firmware has 15 minutes
+        db.session.add(
+            DeviceCommand(
+                id=str(uuid.uuid4()), device_id=device_id, type=command_type, issued_at=sent_at, status="sent",
+                updated_at=sent_at,
+            )
+        )  # fmt: skip
+    db.session.commit()
+    wait_until(
+        lambda: count(DeviceCommand, DeviceCommand.status == "timed_out") == 1,
+        timeout_s=5,
+        what="the housekeeping pass",
+    )
+    timed_out = db.session.scalar(select(DeviceCommand).where(DeviceCommand.status == "timed_out"))
+    assert timed_out.type == "test.battery.start" and timed_out.message == "The device did not answer in time."
+    wait_until(lambda: worker.counters["commands.timed_out"] == 1, timeout_s=2, what="the counter")
 
 
 def test_a_simulated_fleet_is_ingested(worker, broker, identities):

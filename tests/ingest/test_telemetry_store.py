@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -118,6 +120,36 @@ def test_state_topic_sets_online_and_a_retained_replay_is_not_a_sign_of_life(app
     assert status.online is True
     assert status.state_changed_at == NOW + timedelta(minutes=9)
     assert status.last_seen_at == NOW
+
+
+def test_storing_returns_what_changed_for_the_worker_to_hand_to_alerts(app):
+    owner = make_user()
+    device = make_device(owner, serial="AS2611000004")
+    entitlements.start_trial(device, today=NOW.date(), now=NOW)
+    db.session.commit()
+
+    assert store.record_state(device.serial, True, NOW) == store.StateChange(device.id, True)
+    assert store.record_state(device.serial, True, NOW) is None  # no change
+    assert store.record_state(device.serial, False, NOW) == store.StateChange(device.id, False)
+    saved = store.store_telemetry_batch(
+        [sample(device.serial, 1, **{"ups.load": 40.0}), sample(device.serial, 2, **{"ups.load": 55.0})], now=NOW
+    )
+    assert saved.latest_variables == {device.id: {"ups.status": "OL", "ups.load": 55.0}}
+    again = store.store_telemetry_batch([sample(device.serial, 2)], now=NOW)
+    assert again.latest_variables == {}  # nothing new stored: no threshold check
+    logged = store.store_events([event(device.serial, 1), event(device.serial, 2)], NOW.date(), now=NOW)
+    assert logged.new_event_ids == tuple(db.session.scalars(select(DeviceEvent.id).order_by(DeviceEvent.id)))
+    assert store.store_events([event(device.serial, 1)], NOW.date(), now=NOW).new_event_ids == ()
+
+
+def test_the_fleet_package_never_imports_alerts():
+    """Arrows point down: fleet returns what changed, and the ingest worker hands it to alerts."""
+    fleet = Path(store.__file__).parent
+    for path in sorted(fleet.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+        assert not [name for name in imported if name.startswith("portal.services.alerts")], path.name
 
 
 def test_events_are_stored_once_and_not_at_all_on_basic(app):

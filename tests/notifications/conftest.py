@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.ingest import alert_on_batch
 from portal.models import Entitlement, NotificationDelivery
 from portal.services.clock import clock
 from portal.services.fleet import telemetry_store as store
@@ -52,10 +53,12 @@ def give_license(device, plan: str, months: int, on) -> None:
 
 
 def raise_event(device, code: str, severity: str, text: str, seq: int = 1) -> store.BatchResult:
+    """Store an event and hand it to alerts, as the ingest worker does with a batch."""
     now = clock().now()
     result = store.store_events(
         [store.EventRow(device.serial, seq, now.timestamp(), code, severity, text)], clock().today(), now=now
     )
+    alert_on_batch([], store.BatchResult(), result, now=now)
     db.session.commit()
     return result
 

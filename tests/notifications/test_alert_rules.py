@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from portal.extensions import db
+from portal.ingest import alert_on_batch
 from portal.models import DeviceCommand, DeviceEvent, MaintenanceWindow
-from portal.services.alerts import notifications, thresholds
+from portal.services.alerts import device_alerts, policies, thresholds
 from portal.services.calendar_dates import add_months
 from portal.services.clock import clock
 from portal.services.fleet import telemetry_store as store
@@ -102,16 +103,16 @@ def test_an_event_already_tied_to_a_calibration_names_who_started_it(app, owner,
     )
     db.session.flush()
     event_id = db.session.query(DeviceEvent.id).scalar()
-    notifications.alert_for_events([event_id], now=clock().now(), today=clock().today())
+    device_alerts.alert_for_events([event_id], now=clock().now(), today=clock().today())
     [row] = deliveries()
     assert f"Started by {owner.name} (calibration)" in row.payload["text"]
 
 
 def test_a_lost_connection_raises_device_offline_once(app, owner, device):
     now = clock().now()
-    store.record_state(device.serial, True, now)
-    store.record_state(device.serial, False, now)
-    store.record_state(device.serial, False, now, live=False)  # retained replay: no second alert
+    for online, live in ((True, True), (False, True), (False, False)):  # the last: a retained replay
+        change = store.record_state(device.serial, online, now, live=live)
+        alert_on_batch([change], store.BatchResult(), store.BatchResult(), now=now)
     db.session.commit()
     [row] = deliveries()
     assert (row.event_type, row.subject) == ("device_offline", "[Critical] Device offline · Pump room UPS")
@@ -158,9 +159,9 @@ def test_hysteresis_is_table_driven(metric, values, expected):
 
 def test_a_load_hovering_at_the_limit_alerts_once_per_crossing(app, owner, device):
     thresholds.save(owner, LIMITS, now=clock().now())
-    notifications.create_policy(
+    policies.create_policy(
         owner,
-        notifications.PolicyInput(
+        policies.PolicyInput(
             name="Thresholds",
             description="",
             event_types=["threshold_load"],
@@ -172,9 +173,11 @@ def test_a_load_hovering_at_the_limit_alerts_once_per_crossing(app, owner, devic
     db.session.commit()
     loads = [79, 81, 79.5, 82, 80.5, 81, 70, 81]
     for seq, load in enumerate(loads):
-        store.store_telemetry_batch(
-            [store.TelemetryRow(device.serial, seq, clock().now().timestamp() + seq, {"ups.load": load})]
+        now = clock().now()
+        saved = store.store_telemetry_batch(
+            [store.TelemetryRow(device.serial, seq, now.timestamp() + seq, {"ups.load": load})], now=now
         )
+        alert_on_batch([], saved, store.BatchResult(), now=now)
         db.session.commit()
     rows = deliveries(target="ops@customer.example")
     assert [(r.payload["text"].splitlines()[0], r.subject) for r in rows] == [

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 from portal.extensions import db
 from portal.models import NotificationDelivery
-from portal.services.alerts import notifications
+from portal.services.alerts.event_types import event_type_for
+from portal.services.alerts.unsubscribe import UNSUBSCRIBE_SALT
 from portal.services.clock import clock
+from portal.services.outbox.queue import deliver_due
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 
 
@@ -19,12 +21,12 @@ def run_worker(app) -> str:
 
 
 def test_event_mapping_is_data():
-    assert notifications.event_type_for("0x0109", "UPS: On battery power ...") == "on_battery"
-    assert notifications.event_type_for("0x010F", "") == "low_battery"
-    assert notifications.event_type_for("0x0119", "") == "replace_battery"
-    assert notifications.event_type_for("0x0103", "") == "overload"
-    assert notifications.event_type_for("", "UPS: Self-Test failed.") == "self_test_failed"
-    assert notifications.event_type_for("0x010A", "UPS: No longer on battery power.") is None
+    assert event_type_for("0x0109", "UPS: On battery power ...") == "on_battery"
+    assert event_type_for("0x010F", "") == "low_battery"
+    assert event_type_for("0x0119", "") == "replace_battery"
+    assert event_type_for("0x0103", "") == "overload"
+    assert event_type_for("", "UPS: Self-Test failed.") == "self_test_failed"
+    assert event_type_for("0x010A", "UPS: No longer on battery power.") is None
 
 
 def test_on_battery_is_queued_with_the_event_and_mailed_by_the_worker(mail_app, smtp_server, device):
@@ -71,16 +73,16 @@ def test_mail_server_down_retries_with_backoff_then_fails(app, device):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=9)
     raise_event(device, *ON_BATTERY)
     start = clock().now()
-    stats = notifications.deliver_due(start, max_attempts=3, backoff_base_s=30)
+    stats = deliver_due(start, max_attempts=3, backoff_base_s=30)
     assert stats.retried == 1
     [row] = deliveries()
     assert row.status == "pending" and row.attempts == 1 and "127.0.0.1:9" in row.last_error
     assert row.next_attempt_at == start + timedelta(seconds=30)
-    assert notifications.deliver_due(start + timedelta(seconds=29)).retried == 0  # not due yet
-    notifications.deliver_due(start + timedelta(seconds=30), max_attempts=3, backoff_base_s=30)
+    assert deliver_due(start + timedelta(seconds=29)).retried == 0  # not due yet
+    deliver_due(start + timedelta(seconds=30), max_attempts=3, backoff_base_s=30)
     db.session.refresh(row)
     assert row.attempts == 2 and row.next_attempt_at == start + timedelta(seconds=90)  # 30 s, then 60 s
-    notifications.deliver_due(start + timedelta(seconds=90), max_attempts=3, backoff_base_s=30)
+    deliver_due(start + timedelta(seconds=90), max_attempts=3, backoff_base_s=30)
     db.session.refresh(row)
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
 
@@ -115,7 +117,7 @@ def test_forged_or_tampered_unsubscribe_tokens_are_refused(mail_app, smtp_server
     assert client.post(f"/unsubscribe/{tampered}").status_code == 404
     from itsdangerous import URLSafeSerializer
 
-    forged = URLSafeSerializer("not-the-secret", salt=notifications.UNSUBSCRIBE_SALT).dumps(
+    forged = URLSafeSerializer("not-the-secret", salt=UNSUBSCRIBE_SALT).dumps(
         {"e": "owner@customer.example", "c": device.owner_company_id, "s": "policy:1"}
     )
     assert client.post(f"/unsubscribe/{forged}").status_code == 404

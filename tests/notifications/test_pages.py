@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from portal.extensions import db
 from portal.models import MaintenanceWindow, NotificationPolicy, ThresholdSetting
-from portal.services.alerts import notifications
 from portal.services.clock import clock
+from portal.services.outbox.queue import deliver_due
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 from tests.portal.factories import login, make_user
 
@@ -67,7 +67,7 @@ def test_the_default_policy_cannot_be_deleted(client, owner):
 def test_resend_from_the_log_creates_a_new_delivery(app, client, owner, device):
     app.config.update(MAIL_PORT=9)
     raise_event(device, *ON_BATTERY)
-    notifications.deliver_due(clock().now(), max_attempts=1)
+    deliver_due(clock().now(), max_attempts=1)
     [failed] = deliveries()
     assert failed.status == "failed"
     login(client, owner)

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import RenewalNotice
+from portal.models import NotificationPolicy, NotificationUnsubscribe, RenewalNotice
+from portal.services.alerts import policies
 from portal.services.calendar_dates import add_months
 from portal.services.clock import clock
 from tests.notifications.conftest import deliveries, give_license
@@ -122,3 +123,63 @@ def test_renewal_emails_go_to_every_admin_once(mail_app, owner, device):
         "cfo@customer.example",
         "owner@customer.example",
     ]
+
+
+def test_renewal_notices_follow_policies_and_unsubscribes_like_every_alert(
+    mail_app, smtp_server, httpserver, owner, device
+):
+    """The one fan-out: admins under "renewals", policies that chose the type, each address once."""
+
+    def policy(name: str, recipients: str, *, enabled: bool = True, **urls) -> int:
+        data = policies.PolicyInput(
+            name=name,
+            description="",
+            event_types=["trial_ending"],
+            severities=["critical", "warning", "informational"],
+            email_recipients=recipients,
+            enabled=enabled,
+            **urls,
+        )
+        return policies.create_policy(owner, data, now=clock().now()).id
+
+    wanted = policy("Finance", "finance@customer.example, owner@customer.example", webhook_url=httpserver.url_for("/hook"))
+    gone = policy("Left us", "left@customer.example")
+    policy("Switched off", "off@customer.example", enabled=False)
+    db.session.add_all(
+        [
+            NotificationUnsubscribe(company_id=owner.company_id, scope="renewals", email="owner@customer.example", created_at=clock().now()),
+            NotificationUnsubscribe(company_id=owner.company_id, scope=f"policy:{gone}", email="left@customer.example", created_at=clock().now()),
+        ]
+    )  # fmt: skip
+    db.session.commit()
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+
+    move_to(add_months(device.trial_started_on, 6) - timedelta(days=7))
+    run(mail_app)
+    emails = {d.target: d.policy_id for d in deliveries(channel="email")}
+    default = db.session.scalar(select(NotificationPolicy.id).where(NotificationPolicy.is_default))
+    # The owner opted out of renewal notices but the default policy still names them: mailed once, under it.
+    assert emails == {"owner@customer.example": default, "finance@customer.example": wanted}
+    [hook] = deliveries(channel="webhook")
+    assert hook.policy_id == wanted and hook.payload["event_type"] == "trial_ending"
+
+    run(mail_app, "notify")
+    messages = smtp_server.wait_for(2)
+    assert {m["To"] for m in messages} == {"owner@customer.example", "finance@customer.example"}
+    assert all(m["Subject"] == "Trial ending: 1 device needs a license" for m in messages)
+    assert len(httpserver.log) == 1 and httpserver.log[0][0].json["device"] is None
+
+
+def test_an_admin_who_opted_out_of_renewal_notices_gets_none(mail_app, owner, device):
+    policies.ensure_default_policy(owner.company_id, clock().now())
+    default = db.session.scalar(select(NotificationPolicy))
+    default.event_types = [t for t in default.event_types if t != "trial_ending"]
+    db.session.add(
+        NotificationUnsubscribe(
+            company_id=owner.company_id, scope="renewals", email=owner.email, created_at=clock().now()
+        )
+    )
+    db.session.commit()
+    move_to(add_months(device.trial_started_on, 6) - timedelta(days=7))
+    assert "1 to customers" in run(mail_app)
+    assert deliveries() == []

@@ -9,15 +9,16 @@ from werkzeug import Response
 
 from portal.extensions import db
 from portal.models import User
-from portal.services.alerts import notifications
+from portal.services.alerts import policies
 from portal.services.clock import clock
+from portal.services.outbox.queue import deliver_due
 from tests.notifications.conftest import ON_BATTERY, deliveries, raise_event
 
 
 def add_policy(owner: User, **urls) -> None:
-    notifications.create_policy(
+    policies.create_policy(
         owner,
-        notifications.PolicyInput(
+        policies.PolicyInput(
             name="Ops chat",
             description="",
             event_types=["on_battery", "overload"],
@@ -34,7 +35,7 @@ def test_slack_gets_text_and_blocks(app, httpserver, owner, device):
     httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
     add_policy(owner, slack_webhook_url=httpserver.url_for("/slack"))
     raise_event(device, *ON_BATTERY)
-    stats = notifications.deliver_due(clock().now())
+    stats = deliver_due(clock().now())
     assert stats.sent >= 1
     [(request, _)] = httpserver.log
     body = request.get_json()
@@ -53,7 +54,7 @@ def test_teams_gets_an_adaptive_card(app, httpserver, owner, device):
     httpserver.expect_request("/teams", method="POST").respond_with_data("", status=202)
     add_policy(owner, teams_webhook_url=httpserver.url_for("/teams"))
     raise_event(device, *ON_BATTERY)
-    notifications.deliver_due(clock().now())
+    deliver_due(clock().now())
     [(request, _)] = httpserver.log
     body = request.get_json()
     assert body["type"] == "message"
@@ -71,7 +72,7 @@ def test_generic_webhook_follows_the_documented_schema(app, httpserver, owner, d
     httpserver.expect_request("/hook", method="POST").respond_with_json({"ok": True})
     add_policy(owner, webhook_url=httpserver.url_for("/hook"))
     raise_event(device, "0x0103", "critical", "UPS: The load exceeds 100% of rated capacity.")
-    notifications.deliver_due(clock().now())
+    deliver_due(clock().now())
     [(request, _)] = httpserver.log
     body = request.get_json()
     assert body["schema"] == "upsconnect.alert/1"
@@ -94,14 +95,14 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(app, httpse
     raise_event(device, *ON_BATTERY)
     [hook] = deliveries(channel="webhook")
     t0 = clock().now()
-    notifications.deliver_due(t0, backoff_base_s=10)
+    deliver_due(t0, backoff_base_s=10)
     db.session.refresh(hook)
     assert (hook.status, hook.attempts, hook.last_error) == ("pending", 1, "HTTP 503 from 127.0.0.1")
     assert hook.next_attempt_at == t0 + timedelta(seconds=10)
-    notifications.deliver_due(t0 + timedelta(seconds=10), backoff_base_s=10)
+    deliver_due(t0 + timedelta(seconds=10), backoff_base_s=10)
     db.session.refresh(hook)
     assert hook.attempts == 2 and hook.next_attempt_at == t0 + timedelta(seconds=30)
-    notifications.deliver_due(t0 + timedelta(seconds=30), backoff_base_s=10)
+    deliver_due(t0 + timedelta(seconds=30), backoff_base_s=10)
     db.session.refresh(hook)
     assert (hook.status, hook.attempts, hook.last_error) == ("sent", 3, "")
     assert len(httpserver.log) == 3
@@ -111,6 +112,6 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(app, httpse
     "url", ["ftp://127.0.0.1/x", "javascript:alert(1)", "127.0.0.1:8080/hook", "http://user:pw@127.0.0.1/"]
 )
 def test_webhook_urls_must_be_http(app, owner, url):
-    with pytest.raises(notifications.NotificationError) as refused:
+    with pytest.raises(policies.NotificationError) as refused:
         add_policy(owner, webhook_url=url)
     assert refused.value.field == "webhook_url"

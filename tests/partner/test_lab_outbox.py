@@ -3,7 +3,7 @@
 import pytest
 
 from portal.lab_mail import LabMailServer
-from portal.services.outbox.mail import send_email
+from portal.services.outbox.transports import send_email
 from tests.conftest import make_app
 from tests.partner.conftest import client_for
 

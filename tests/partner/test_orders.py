@@ -10,6 +10,7 @@ from portal.models import ActivationCode, LicenseOrder
 from portal.services.licensing.activation_codes import format_code
 from portal.services.licensing.products import sellable_product_for_sku
 from portal.services.licensing.promotions import order_free_quantity
+from tests.conftest import notify_once
 from tests.partner.conftest import client_for, today
 
 ORDER = {
@@ -38,6 +39,7 @@ def test_order_emails_the_activation_code_to_the_installer(app, cast, smtp_serve
         code.order.installer_email == "tech@volt.example"
         and code.order.customer_name == "Harbour Data Centre"
     )
+    notify_once(app)
     message = smtp_server.wait_for(1)[0]
     body = message.get_body(("plain",)).get_content()
     assert message["To"] == "tech@volt.example"
@@ -52,6 +54,7 @@ def test_promotion_free_licenses_are_named_in_the_email(app, cast, smtp_server):
     app.config["MAIL_PORT"] = smtp_server.port
     free = order_free_quantity(sellable_product_for_sku("SCADV1Y"), 11, today())
     client_for(app, cast.partner).post("/partner/orders", data={**ORDER, "sku": "SCADV1Y", "quantity": "11"})
+    notify_once(app)
     body = smtp_server.wait_for(1)[0].get_body(("plain",)).get_content()
     assert f"{11 + free} licenses" in body
     if free:
@@ -81,13 +84,6 @@ def test_order_errors_are_422_in_place_keep_the_input_and_change_nothing(app, ca
     if field == "quantity":
         assert f'value="{value}"' in page
     assert _count(LicenseOrder) == 0 and _count(ActivationCode) == 0
-
-
-def test_mail_failure_keeps_the_order_and_shows_its_code_to_the_partner(app, cast):
-    response = client_for(app, cast.partner).post("/partner/orders", data=ORDER)
-    page = response.get_data(as_text=True)
-    code = db.session.scalar(select(ActivationCode))
-    assert response.status_code == 200 and "could not be sent" in page and format_code(code.code) in page
 
 
 def test_only_partners_order_and_signed_out_visitors_sign_in(app, cast):

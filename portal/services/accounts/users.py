@@ -1,9 +1,10 @@
-"""Companies, users and co-worker invitations."""
+"""Companies, users and co-worker invitations (the invitation email goes through the outbox)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.extensions import db
 from portal.models import Company, CompanyKind, Invitation, User
 from portal.services.errors import AccountError, NotFound
+from portal.services.outbox.email_templates import render_email
+from portal.services.outbox.queue import enqueue
 
 MIN_PASSWORD_LENGTH = 10
 # The wording the seeds show for the invite dialog.
@@ -101,8 +104,10 @@ class SentInvitation:
     token: str  # only ever known here and in the email; the database keeps its hash
 
 
-def invite_coworker(inviter: User, email: str, *, now: datetime) -> SentInvitation:
-    """Invite someone to join the inviter's company."""
+def invite_coworker(
+    inviter: User, email: str, *, now: datetime, join_link: Callable[[str], str]
+) -> SentInvitation:
+    """Invite someone to join the inviter's company; the email with ``join_link(token)`` is queued with it."""
     if not inviter.is_admin:
         raise AccountError("Only an administrator of your company can invite co-workers.")
     address = normalize_email(email)
@@ -115,6 +120,16 @@ def invite_coworker(inviter: User, email: str, *, now: datetime) -> SentInvitati
         created_at=now,
     )
     db.session.add(invitation)
+    enqueue(
+        inviter.company_id,
+        "email",
+        address,
+        f"{inviter.name} invited you to {inviter.company.name} on upsconnect",
+        {"text": render_email("email/invitation.txt", inviter=inviter, link=join_link(token))},
+        event_type="coworker_invitation",
+        now=now,
+        confidential=True,  # the link lets its reader join the company
+    )
     db.session.flush()
     return SentInvitation(invitation, token)
 

@@ -1,3 +1,3 @@
-"""Alerts: notification policies, which events and thresholds raise alerts, the fan-out into deliveries,
-alert channel formats (email, Slack, Teams, webhook) and renewal notices. Messages leave through `outbox`.
+"""Alerts: notification policies, which events and thresholds raise alerts, the one fan-out into outbox
+deliveries, channel formats (email, Slack, Teams, webhook), unsubscribes, maintenance windows, renewal notices.
 """

@@ -1,36 +1,24 @@
-"""What each channel receives, and the senders: email (SMTP), Slack, Microsoft Teams, a JSON webhook.
+"""What each channel receives: the alert email, Slack, Microsoft Teams and the JSON webhook bodies.
 
-Builders are pure functions of an ``Alert``; senders take a stored delivery and raise
-``DeliveryError`` with a short reason when the target did not accept it.
+Builders are pure functions of an ``Alert`` (email needs the app's templates); the outbox sends them.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import current_app
 
-from portal.services.errors import DomainError
-from portal.services.outbox.mail import MailError, send_email
+from portal.services.outbox.email_templates import render_email
 
-CHANNELS = ("email", "slack", "teams", "webhook")
 WEBHOOK_SCHEMA = "upsconnect.alert/1"
-HTTP_TIMEOUT_S = 10
 SEVERITY_EMOJI = {
     "critical": ":red_circle:",
     "warning": ":large_yellow_circle:",
     "informational": ":large_blue_circle:",
 }
 SEVERITY_TEAMS_COLOR = {"critical": "Attention", "warning": "Warning", "informational": "Accent"}
-
-
-class DeliveryError(DomainError):
-    """The mail server or webhook did not accept the message."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +43,10 @@ class Alert:
     details: dict = field(default_factory=dict)
 
 
-def valid_webhook_url(url: str) -> bool:
-    parts = urlsplit(url.strip())
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username
+def public_url(path: str) -> str:
+    """An absolute link for a message read outside the portal."""
+    return current_app.config.get("PUBLIC_URL", "").rstrip("/") + path
 
-
-# ---------------------------------------------------------------- builders
-
-
-def render_email(name: str, **context) -> str:
-    """Render an email template without a request (the worker and ingest have none)."""
-    return current_app.jinja_env.get_template(name).render(**context)
 
 
 def email_content(alert: Alert, unsubscribe_url: str) -> dict:
@@ -180,38 +161,3 @@ def webhook_payload(alert: Alert) -> dict:
 
 def payload_for(channel: str, alert: Alert) -> dict:
     return {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_payload}[channel](alert)
-
-
-# ---------------------------------------------------------------- senders
-
-
-def post_json(url: str, body: dict) -> None:
-    if not valid_webhook_url(url):
-        raise DeliveryError("The webhook address must start with http:// or https://.")
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "upsconnect-notify/1"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310 (scheme checked above)
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code} from {urlsplit(url).hostname}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"{urlsplit(url).hostname} could not be reached: {reason}") from exc
-
-
-def send(channel: str, target: str, subject: str, payload: dict) -> None:
-    """Deliver one stored message; DeliveryError when it was not accepted."""
-    if channel == "email":
-        try:
-            send_email(target, subject, payload.get("text", ""), html=payload.get("html") or None)
-        except MailError as exc:
-            raise DeliveryError(exc.message) from exc
-    elif channel in ("slack", "teams", "webhook"):
-        post_json(target, payload)
-    else:
-        raise DeliveryError(f"Unknown channel {channel!r}.")

@@ -22,17 +22,20 @@ from portal.models import (
     Device,
     DeviceStatus,
     Entitlement,
-    NotificationPolicy,
     RenewalNotice,
     RenewalSupport,
     SubscriptionSegment,
     User,
 )
-from portal.services.alerts import notifications
-from portal.services.alerts.channels import Alert, payload_for, render_email
+from portal.services.alerts.channels import Alert, public_url
+from portal.services.alerts.event_types import EVENT_TYPES
+from portal.services.alerts.fan_out import fan_out
+from portal.services.alerts.unsubscribe import is_unsubscribed, unsubscribe_url
 from portal.services.calendar_dates import add_months
 from portal.services.fleet.battery_life import battery_replace_by
 from portal.services.licensing.plans import Plan
+from portal.services.outbox.email_templates import render_email
+from portal.services.outbox.queue import enqueue
 
 CUSTOMER_DAYS = (7, 30, 90)  # tightest first
 TRIAL_ENDED_GRACE = timedelta(days=30)  # a trial that ended longer ago than this is not announced any more
@@ -185,14 +188,11 @@ def _admins(company_id: int) -> list[str]:
 
 
 def _notify_customer(company: Company, dues: list[Due], now: datetime) -> None:
+    """One digest per event type, to the admins and the policies that chose it, through the one fan-out."""
     by_type: dict[str, list[Due]] = defaultdict(list)
     for due in dues:
         by_type[due.event_type].append(due)
-    policies = db.session.scalars(
-        select(NotificationPolicy).where(
-            NotificationPolicy.company_id == company.id, NotificationPolicy.enabled.is_(True)
-        )
-    ).all()
+    link = public_url("/dashboard")
     for event_type, items in by_type.items():
         severity = max((d.severity for d in items), key=SEVERITY_ORDER.__getitem__)
         count = len(items)
@@ -202,40 +202,9 @@ def _notify_customer(company: Company, dues: list[Due], now: datetime) -> None:
             if event_type == "trial_ending"
             else f"Renewal due: {count} {noun} a license soon"
         )
-        link = notifications.public_url("/dashboard")
-        recipients: list[tuple[str, str, int | None]] = [
-            (a.lower(), "renewals", None) for a in _admins(company.id)
-        ]
-        wanted = [p for p in policies if event_type in p.event_types and severity in p.severities]
-        for policy in wanted:
-            recipients += [(a, f"policy:{policy.id}", policy.id) for a in policy.email_recipients]
-        seen: set[str] = set()
-        for address, scope, policy_id in recipients:
-            if address in seen or notifications.is_unsubscribed(company.id, scope, address):
-                continue
-            seen.add(address)
-            text = render_email(
-                "email/renewal.txt",
-                company=company,
-                items=items,
-                subject=subject,
-                link=link,
-                unsubscribe_url=notifications.unsubscribe_url(address, company.id, scope),
-            )
-            notifications.queue(
-                company.id,
-                "email",
-                address,
-                subject,
-                {"text": text},
-                event_type=event_type,
-                now=now,
-                policy_id=policy_id,
-                device_id=items[0].device.id if count == 1 else None,
-            )
         alert = Alert(
             event_type=event_type,
-            event_label=notifications.EVENT_TYPES[event_type],
+            event_label=EVENT_TYPES[event_type],
             severity=severity,
             title=subject,
             text=" ".join(d.sentence for d in items[:5]) + (f" And {count - 5} more." if count > 5 else ""),
@@ -254,23 +223,19 @@ def _notify_customer(company: Company, dues: list[Due], now: datetime) -> None:
                 ]
             },
         )
-        for policy in wanted:
-            for channel, url in (
-                ("slack", policy.slack_webhook_url),
-                ("teams", policy.teams_webhook_url),
-                ("webhook", policy.webhook_url),
-            ):
-                if url:
-                    notifications.queue(
-                        company.id,
-                        channel,
-                        url,
-                        subject,
-                        payload_for(channel, alert),
-                        event_type=event_type,
-                        now=now,
-                        policy_id=policy.id,
-                    )
+
+        def digest(unsubscribe: str, items=items, subject=subject) -> dict:
+            text = render_email(
+                "email/renewal.txt",
+                company=company,
+                items=items,
+                subject=subject,
+                link=link,
+                unsubscribe_url=unsubscribe,
+            )
+            return {"subject": subject, "text": text}
+
+        fan_out(company.id, alert, now=now, extra_emails=_admins(company.id), email_for=digest)
 
 
 def reseller_dues(device: Device, coverage: Coverage | None, variables: dict, today: date) -> list[Due]:
@@ -346,7 +311,7 @@ def run_renewals(*, today: date, now: datetime) -> RenewalRun:
         customer = db.session.get(Company, support.customer_company_id)
         subject = f"Renewal Support: {customer.name} has {len(fresh)} lifecycle need{'s' if len(fresh) != 1 else ''} in the next 3 months"
         for address in _reseller_recipients(support):
-            if notifications.is_unsubscribed(customer.id, "reseller", address):
+            if is_unsubscribed(customer.id, "reseller", address):
                 continue
             text = render_email(
                 "email/reseller_lifecycle.txt",
@@ -354,25 +319,10 @@ def run_renewals(*, today: date, now: datetime) -> RenewalRun:
                 items=fresh,
                 kinds=RESELLER_KINDS,
                 subject=subject,
-                unsubscribe_url=notifications.unsubscribe_url(address, customer.id, "reseller"),
-                link=notifications.public_url("/partner/shared"),
+                unsubscribe_url=unsubscribe_url(address, customer.id, "reseller"),
+                link=public_url("/partner/shared"),
             )
-            notifications.queue(
-                customer.id, "email", address, subject, {"text": text}, event_type="renewal_due", now=now
-            )
+            enqueue(customer.id, "email", address, subject, {"text": text}, event_type="renewal_due", now=now)
     db.session.flush()
     return result
 
-
-def banners_for(company_id: int, today: date) -> list[RenewalNotice]:
-    """Notices raised for the company in the last 30 days (for pages that show them)."""
-    return list(
-        db.session.scalars(
-            select(RenewalNotice)
-            .where(
-                RenewalNotice.company_id == company_id,
-                RenewalNotice.created_at >= datetime.combine(today - timedelta(days=30), datetime.min.time()),
-            )
-            .order_by(RenewalNotice.term_end)
-        )
-    )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Device, DeviceAlertState, ThresholdSetting, User
+from portal.services.alerts.device_alerts import raise_device_alert
 from portal.services.errors import DomainError
 
 METRICS = ("load", "runtime", "voltage")
@@ -100,8 +101,6 @@ def _text(metric: str, raised: bool, value: float, limits: Limits) -> str:
 
 def evaluate_batch(latest: dict[int, dict], *, now: datetime) -> int:
     """Check each device's newest variables against its company's limits; raise or clear alerts."""
-    from portal.services.alerts import notifications
-
     if not latest:
         return 0
     devices = db.session.scalars(
@@ -147,7 +146,7 @@ def evaluate_batch(latest: dict[int, dict], *, now: datetime) -> int:
                 continue
             state.active, state.changed_at = now_active, now
             queued += len(
-                notifications.raise_device_alert(
+                raise_device_alert(
                     device,
                     EVENT_TYPE[metric],
                     "warning" if now_active else "informational",

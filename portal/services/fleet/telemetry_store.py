@@ -1,7 +1,9 @@
 """What devices report, written to the database: hellos, states, telemetry, events, command results.
 
-Plain functions over the models, no MQTT. None of them commits: the caller (the ingest worker, a
-test) owns the transaction, so one flush of the worker is one transaction. Inserts of telemetry and
+Plain functions over the models, no MQTT, no clock and no alerts: each returns what changed (new
+event ids, a state change, the newest variables per device) and the caller decides what follows (the
+ingest worker hands it to alerts). None of them commits: the caller (the ingest worker, a test) owns
+the transaction, so one flush of the worker is one transaction. Inserts of telemetry and
 events use ``INSERT ... ON CONFLICT DO NOTHING`` on (device_id, seq), so a redelivered message is
 stored once on SQLite and PostgreSQL alike.
 """
@@ -69,16 +71,22 @@ class EventRow:
 
 @dataclass(frozen=True)
 class BatchResult:
+    """What a stored batch changed."""
+
     stored: int = 0
     duplicates: int = 0
     skipped: int = 0  # events of devices whose plan records none
+    new_event_ids: tuple[int, ...] = ()  # events stored for the first time
+    # device id -> its newest variables in the batch, when the batch stored any new sample
+    latest_variables: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def _business_now() -> datetime:
-    """The portal's clock (lab mode can move it): alerts, maintenance windows and outbox rows use it."""
-    from portal.services.clock import clock
+@dataclass(frozen=True)
+class StateChange:
+    """A device's connection went online or was lost."""
 
-    return clock().now()
+    device_id: int
+    online: bool
 
 
 def from_unix(ts: float) -> datetime:
@@ -150,25 +158,22 @@ def _status(device_id: int) -> DeviceStatus:
 
 def record_state(
     serial: str, online: bool, now: datetime, *, ids: DeviceIds | None = None, live: bool = True
-) -> None:
-    """Online / lost from the retained state topic.
+) -> StateChange | None:
+    """Online / lost from the retained state topic; the change, or None when the state stayed as it was.
 
     ``live`` is False for a retained copy replayed on subscribe: it says nothing about when the
     device was last heard from.
     """
     device_id = (ids or DeviceIds()).resolve([serial], now)[serial]
     status = _status(device_id)
-    went_offline = status.online and not online
-    if status.online != online or status.state_changed_at is None:
+    changed = status.online != online
+    if changed or status.state_changed_at is None:
         status.online = online
         status.state_changed_at = now
-    if went_offline:
-        from portal.services.alerts import notifications
-
-        notifications.alert_state_change(device_id, online, now=_business_now(), today=_business_now().date())
     if online and live:
         status.last_seen_at = now
     db.session.flush()
+    return StateChange(device_id, online) if changed else None
 
 
 # ---------------------------------------------------------------- telemetry
@@ -189,12 +194,14 @@ def _sample_values(row: TelemetryRow) -> dict[str, Any]:
 
 
 def store_telemetry_batch(
-    rows: Sequence[TelemetryRow], *, now: datetime | None = None, ids: DeviceIds | None = None
+    rows: Sequence[TelemetryRow], *, now: datetime, ids: DeviceIds | None = None
 ) -> BatchResult:
-    """Insert samples once per (device, seq) and move each device's latest row to its newest sample."""
+    """Insert samples once per (device, seq) and move each device's latest row to its newest sample.
+
+    ``latest_variables`` is filled when the batch stored a new sample: thresholds are checked on it.
+    """
     if not rows:
         return BatchResult()
-    now = now or datetime.now(UTC).replace(tzinfo=None)
     device_ids = (ids or DeviceIds()).resolve({row.serial for row in rows}, now)
     unique: dict[tuple[int, int], TelemetryRow] = {}
     for row in rows:
@@ -213,13 +220,8 @@ def store_telemetry_batch(
         if device_id not in newest or row.seq > newest[device_id].seq:
             newest[device_id] = row
     _upsert_latest(newest, now)
-    if inserted:
-        from portal.services.alerts import thresholds
-
-        thresholds.evaluate_batch(
-            {device_id: row.variables for device_id, row in newest.items()}, now=_business_now()
-        )
-    return BatchResult(stored=inserted, duplicates=len(rows) - inserted)
+    latest = {device_id: row.variables for device_id, row in newest.items()} if inserted else {}
+    return BatchResult(stored=inserted, duplicates=len(rows) - inserted, latest_variables=latest)
 
 
 def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
@@ -281,14 +283,16 @@ def store_events(
     rows: Sequence[EventRow],
     today: date,
     *,
-    now: datetime | None = None,
+    now: datetime,
     ids: DeviceIds | None = None,
     plans: PlanCache | None = None,
 ) -> BatchResult:
-    """Add events to each device's log once per (device, seq); a device on Basic records none."""
+    """Add events to each device's log once per (device, seq); a device on Basic records none.
+
+    ``new_event_ids`` lists the events stored for the first time: the ones that may alert.
+    """
     if not rows:
         return BatchResult()
-    now = now or datetime.now(UTC).replace(tzinfo=None)
     plans = plans or PlanCache()
     device_ids = (ids or DeviceIds()).resolve({row.serial for row in rows}, now)
     allowed = {device_id: plans.records_events(device_id, today) for device_id in set(device_ids.values())}
@@ -300,7 +304,7 @@ def store_events(
             skipped += 1
             continue
         unique.setdefault((device_id, row.seq), row)
-    inserted = 0
+    new_ids: list[int] = []
     if unique:
         values = [
             {
@@ -319,13 +323,13 @@ def store_events(
             .returning(DeviceEvent.id)
         )
         new_ids = [event_id for (event_id,) in db.session.execute(stmt, values).all()]
-        inserted = len(new_ids)
-        if new_ids:
-            from portal.services.alerts import notifications
-
-            notifications.alert_for_events(new_ids, now=_business_now(), today=today)
     _touch(set(device_ids.values()), now)
-    return BatchResult(stored=inserted, duplicates=len(rows) - skipped - inserted, skipped=skipped)
+    return BatchResult(
+        stored=len(new_ids),
+        duplicates=len(rows) - skipped - len(new_ids),
+        skipped=skipped,
+        new_event_ids=tuple(new_ids),
+    )
 
 
 def purge_events(older_than: datetime) -> int:

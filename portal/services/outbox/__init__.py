@@ -1,3 +1,3 @@
-"""The outbox: every message the portal sends (email, webhooks) is queued in the database, then delivered,
-retried with backoff and logged by `flask notify`. Knows nothing of why a message is sent.
+"""The outbox: every message the portal sends (email, webhooks) is queued in the caller's transaction, then
+delivered, retried with backoff and logged by `flask notify` (`queue`, `transports`). Knows nothing of why.
 """

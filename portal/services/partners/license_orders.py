@@ -1,7 +1,7 @@
 """A partner orders licenses for a customer; the activation code goes to the Installer Email.
 
 entitlements.place_order makes the order and its code; this module checks the form's fields first
-(so nothing is written on error) and composes the activation-code email.
+(so nothing is written on error) and queues the activation-code email in the order's transaction.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import render_template
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -23,6 +22,8 @@ from portal.services.licensing.products import (
     LicenseProduct,
     sellable_product_for_sku,
 )
+from portal.services.outbox.email_templates import render_email
+from portal.services.outbox.queue import enqueue
 
 MAX_PO_LENGTH = 60
 MAX_CUSTOMER_LENGTH = 120
@@ -52,8 +53,13 @@ def order_for_customer(
     customer_name: str,
     today: date,
     now: datetime,
+    verify_url: str,
+    shared_url: str,
 ) -> PlacedOrder:
-    """A partner order of one SKU; every field is checked before anything is written."""
+    """A partner order of one SKU, its activation code emailed (queued) to the Installer Email.
+
+    Every field is checked before anything is written.
+    """
     if not partner.company.is_partner:
         raise LicensingError("Only partner companies order licenses for customers.")
     product = sellable_product_for_sku(sku or "")
@@ -83,7 +89,19 @@ def order_for_customer(
         today=today,
         now=now,
     )
-    return PlacedOrder(code=code, product=product)
+    placed = PlacedOrder(code=code, product=product)
+    subject, text = _activation_email(placed, verify_url=verify_url, shared_url=shared_url)
+    enqueue(
+        partner.company_id,
+        "email",
+        email,
+        subject,
+        {"text": text},
+        event_type="activation_code",
+        now=now,
+        confidential=True,  # the code assigns licenses
+    )
+    return placed
 
 
 def _whole_number(text: str) -> int:
@@ -95,11 +113,11 @@ def _whole_number(text: str) -> int:
     return int(value)
 
 
-def activation_email(placed: PlacedOrder, *, verify_url: str, shared_url: str) -> tuple[str, str]:
+def _activation_email(placed: PlacedOrder, *, verify_url: str, shared_url: str) -> tuple[str, str]:
     """(subject, text) of the Installer Email: SKU, quantity, PO number, the code and how to assign it."""
     code = placed.code
     subject = f"Activation code for {code.quantity} x {code.sku} (PO {placed.order.po_number})"
-    text = render_template(
+    text = render_email(
         "email/activation_code.txt",
         placed=placed,
         code=code,

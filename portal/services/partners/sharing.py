@@ -2,7 +2,8 @@
 
 The flow (see docs/sharing-and-partners.md):
 - The owner enters an email address. A PENDING share is created with a random 8-character
-  confirmation code; only the code's hash is stored. The code goes to the recipient by email.
+  confirmation code; only the code's hash is stored. The code goes to the recipient by email, queued
+  in the outbox in the same transaction (a confidential row: its body is erased once delivered).
 - The recipient, signed in with that email address, enters the code: the share becomes ACTIVE and
   the recipient's company may act on the device (see access.py).
 - Up to MAX_SHARES non-revoked shares per device. New shares need the Standard plan or higher;
@@ -28,6 +29,8 @@ from portal.services.errors import DomainError, LicensingError, NotFound
 from portal.services.licensing import entitlements
 from portal.services.licensing.activation_codes import ALPHABET
 from portal.services.licensing.plans import Feature
+from portal.services.outbox.email_templates import render_email
+from portal.services.outbox.queue import enqueue
 
 MAX_SHARES = 5
 CODE_LENGTH = 8
@@ -40,7 +43,7 @@ class SharingError(DomainError):
 
 @dataclass(frozen=True)
 class SentShare:
-    """A new share and its confirmation code in clear, which exists only until it is emailed."""
+    """A new share and its confirmation code in clear, kept only in the queued email until it is delivered."""
 
     share: DeviceShare
     code: str
@@ -75,8 +78,10 @@ def live_shares(device: Device) -> list[DeviceShare]:
     )
 
 
-def share_device(owner: User, device: Device, email_text: str, *, today: date, now: datetime) -> SentShare:
-    """A PENDING share of the device with the address, and its code; only the owner shares."""
+def share_device(
+    owner: User, device: Device, email_text: str, *, today: date, now: datetime, accept_url: str
+) -> SentShare:
+    """A PENDING share of the device with the address, its code emailed (queued); only the owner shares."""
     if not access.is_owner(owner, device):
         raise NotFound(access.NOT_FOUND)
     email = normalize_email(email_text)
@@ -106,6 +111,25 @@ def share_device(owner: User, device: Device, email_text: str, *, today: date, n
         created_at=now,
     )
     db.session.add(share)
+    enqueue(
+        owner.company_id,
+        "email",
+        email,
+        f"{owner.company.name} shared {device.model} {device.serial} with you on upsconnect",
+        {
+            "text": render_email(
+                "email/share_invite.txt",
+                owner=owner,
+                device=device,
+                code=format_share_code(code),
+                link=accept_url,
+            )
+        },
+        event_type="share_invite",
+        now=now,
+        device_id=device.id,
+        confidential=True,  # the code opens the share to whoever holds the address's account
+    )
     db.session.flush()
     return SentShare(share=share, code=code)
 
