@@ -69,6 +69,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal.views import register_blueprints
 
     register_blueprints(app)
+
+    from portal.services.alerts.policies import give_new_companies_the_default_policy
+
+    give_new_companies_the_default_policy()
     return app
 
 

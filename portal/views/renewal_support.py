@@ -20,12 +20,12 @@ def _page(form: InviteResellerForm, status: int = 200):
     context = {
         "form": form,
         "current": renewal_support.current_for_customer(current_user, now),
-        "history": renewal_support.history_for_customer(current_user),
+        "history": renewal_support.history_for_customer(current_user, now),
         "incoming": renewal_support.invites_for_reseller(current_user, now),
-        "status_text": renewal_support.status_text,
+        "status_text": lambda support: renewal_support.status_text(support, now),
+        "status_of": lambda support: renewal_support.status_of(support, now),
         "customer_name": renewal_support.customer_name,
     }
-    db.session.commit()  # invites past their 7 days are marked expired
     return render_template(PAGE, **context), status
 
 
@@ -58,14 +58,16 @@ def invite():
 @login_required
 def open_invite(token: str):
     try:
-        support = renewal_support.invite_by_token(token, clock().now())
+        support = renewal_support.invite_by_token(token)
     except NotFound as error:
         abort(404, error.message)
-    db.session.commit()
     if support.reseller_email != current_user.email:
         abort(404, "This Renewal Support link is not valid.")
     return render_template(
-        "renewal_support/invite.html", support=support, customer_name=renewal_support.customer_name(support)
+        "renewal_support/invite.html",
+        support=support,
+        status=renewal_support.status_of(support, clock().now()),
+        customer_name=renewal_support.customer_name(support),
     )
 
 

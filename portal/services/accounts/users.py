@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from blinker import signal
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,6 +27,10 @@ ALREADY_INVITED = "This co-worker has already been invited to the upsconnect por
 BAD_SIGN_IN = "The email or password is incorrect."
 # A hash to compare against when the email is unknown, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not a real password")
+
+# Sent inside sign_up's transaction. Features that give a new company its defaults listen (alerts: the default
+# notification policy), so accounts need not know them and a page never has to create them on a read.
+company_created = signal("upsconnect.company-created")
 
 
 def normalize_email(raw: str) -> str:
@@ -76,6 +81,7 @@ def sign_up(
     )
     db.session.add_all([company, user])
     db.session.flush()
+    company_created.send(company, now=now)
     return user
 
 

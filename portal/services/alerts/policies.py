@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import NotificationDelivery, NotificationPolicy, User
-from portal.services.accounts.users import normalize_email
+from portal.models import Company, NotificationDelivery, NotificationPolicy, User
+from portal.services.accounts.users import company_created, normalize_email
 from portal.services.alerts.event_types import EVENT_TYPES, SEVERITIES
 from portal.services.errors import AccountError, DomainError, NotFound
 from portal.services.outbox.transports import valid_webhook_url
@@ -73,9 +73,17 @@ def ensure_default_policy(company_id: int, now: datetime) -> None:
     db.session.flush()
 
 
+def give_new_companies_the_default_policy() -> None:
+    """Every company signed up from now on gets the default policy in the transaction that creates it."""
+    company_created.connect(_default_policy_for_new_company)
+
+
+def _default_policy_for_new_company(company: Company, *, now: datetime) -> None:
+    ensure_default_policy(company.id, now)
+
+
 def policies(user: User, now: datetime) -> list[NotificationPolicy]:
-    """The company's policies, the default one first."""
-    ensure_default_policy(user.company_id, now)
+    """The company's policies, the default one first (a read: a company older than its default has none yet)."""
     return list(
         db.session.scalars(
             select(NotificationPolicy)

@@ -39,7 +39,10 @@ def _hash(token: str) -> str:
 
 
 def expire_invites(now: datetime) -> int:
-    """Pending invites past their 7 days become expired; returns how many."""
+    """Store "expired" on pending invites past their 7 days (run by `flask renewals` and by POSTs); returns how many.
+
+    Reads never call this: they ask `status_of`, which already says "expired" for such an invite.
+    """
     result = db.session.execute(
         update(RenewalSupport)
         .where(RenewalSupport.status == "pending", RenewalSupport.expires_at <= now)
@@ -48,31 +51,47 @@ def expire_invites(now: datetime) -> int:
     return result.rowcount or 0
 
 
+def status_of(support: RenewalSupport, now: datetime) -> str:
+    """The invite's status on `now`: a pending invite past its 7 days is expired, stored so or not yet."""
+    if support.status == "pending" and support.expires_at <= now:
+        return "expired"
+    return support.status
+
+
+def _standing(now: datetime):
+    """SQL: accepted, or pending and still inside its 7 days (the SQL form of `status_of` in STANDING)."""
+    return or_(
+        RenewalSupport.status == "accepted",
+        (RenewalSupport.status == "pending") & (RenewalSupport.expires_at > now),
+    )
+
+
 def current_for_customer(user: User, now: datetime) -> RenewalSupport | None:
-    expire_invites(now)
+    """The company's accepted Renewal Support or its invite still waiting for an answer."""
     return db.session.scalar(
         select(RenewalSupport)
-        .where(RenewalSupport.customer_company_id == user.company_id, RenewalSupport.status.in_(STANDING))
+        .where(RenewalSupport.customer_company_id == user.company_id, _standing(now))
         .order_by(RenewalSupport.id.desc())
         .limit(1)
     )
 
 
-def history_for_customer(user: User) -> list[RenewalSupport]:
-    return list(
-        db.session.scalars(
-            select(RenewalSupport)
-            .where(RenewalSupport.customer_company_id == user.company_id)
-            .order_by(RenewalSupport.id.desc())
-            .limit(20)
-        )
+def history_for_customer(user: User, now: datetime) -> list[RenewalSupport]:
+    """Earlier invites that ended one way or another (declined, expired, ended), newest first."""
+    recent = db.session.scalars(
+        select(RenewalSupport)
+        .where(RenewalSupport.customer_company_id == user.company_id)
+        .order_by(RenewalSupport.id.desc())
+        .limit(20)
     )
+    return [support for support in recent if status_of(support, now) not in STANDING]
 
 
 def invite(user: User, email_text: str, *, now: datetime) -> SentInvite:
     if not user.is_admin:
         raise RenewalSupportError("Only an administrator of your company can invite a reseller.")
     email = normalize_email(email_text)
+    expire_invites(now)
     if current_for_customer(user, now) is not None:
         raise RenewalSupportError(
             "Your company already has a reseller invited or accepted. End it first.", "email"
@@ -97,8 +116,7 @@ def invite(user: User, email_text: str, *, now: datetime) -> SentInvite:
     return SentInvite(support, token)
 
 
-def invite_by_token(token: str, now: datetime) -> RenewalSupport:
-    expire_invites(now)
+def invite_by_token(token: str) -> RenewalSupport:
     support = db.session.scalar(select(RenewalSupport).where(RenewalSupport.token_hash == _hash(token)))
     if support is None:
         raise NotFound("This Renewal Support link is not valid.")
@@ -107,13 +125,14 @@ def invite_by_token(token: str, now: datetime) -> RenewalSupport:
 
 def invites_for_reseller(user: User, now: datetime) -> list[RenewalSupport]:
     """Invites addressed to this user, and the supports their company accepted (pending first)."""
-    expire_invites(now)
     return list(
         db.session.scalars(
             select(RenewalSupport)
             .where(
                 or_(
-                    (RenewalSupport.reseller_email == user.email) & (RenewalSupport.status == "pending"),
+                    (RenewalSupport.reseller_email == user.email)
+                    & (RenewalSupport.status == "pending")
+                    & (RenewalSupport.expires_at > now),
                     (RenewalSupport.reseller_company_id == user.company_id)
                     & (RenewalSupport.status == "accepted"),
                 )
@@ -173,7 +192,7 @@ def _end(support: RenewalSupport, by: str, now: datetime) -> RenewalSupport:
     return support
 
 
-def status_text(support: RenewalSupport) -> str:
+def status_text(support: RenewalSupport, now: datetime) -> str:
     """What the customer reads about the invite."""
     reseller = support.reseller.name if support.reseller else support.reseller_email
     return {
@@ -182,7 +201,7 @@ def status_text(support: RenewalSupport) -> str:
         "declined": f"{reseller} declined the invite.",
         "expired": f"The invite to {support.reseller_email} expired unanswered after 7 days.",
         "ended": f"Ended by {'your company' if support.ended_by == 'customer' else 'the reseller'}.",
-    }.get(support.status, support.status)
+    }.get(status_of(support, now), support.status)
 
 
 def customer_name(support: RenewalSupport) -> str:
