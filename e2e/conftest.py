@@ -65,7 +65,7 @@ def browser_context_args(browser_context_args):
 
 
 class Portal:
-    """The web portal alone as a child process: lab mode, its own SQLite file (no broker, no fleet)."""
+    """The web portal and its mail worker (`flask notify`) as child processes: lab mode, its own SQLite file, no fleet."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -83,6 +83,7 @@ class Portal:
             "UPSCONNECT_RATELIMIT_ENABLED": "0",
         }
         self.process: subprocess.Popen | None = None
+        self.notify: subprocess.Popen | None = None
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -117,15 +118,25 @@ class Portal:
         )
         _stacks.append((f"portal-{self.port}", self.log_path))
         wait_for_port(self.port, self.process, self.log_path)
+        # Every email leaves through the outbox, so the worker that delivers it runs beside the web process.
+        self.notify = subprocess.Popen(
+            [sys.executable, "-m", "flask", "notify", "--interval", "0.5"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        for process in (self.notify, self.process):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def start_stack(tmp_path_factory, name: str, **options) -> LabStack:
@@ -263,9 +274,10 @@ def order_licenses(page, url: str, *, sku: str, quantity: int, po: str, customer
     page.get_by_label("Quantity").fill(str(quantity))
     page.get_by_label("PO number").fill(po)
     page.get_by_role("button", name="Place order").click()
-    expect(page.get_by_text(re.compile(r"The activation code was emailed to"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The activation code is on its way by email to"))).to_be_visible()
     page.goto(f"{url}/lab/outbox")
     subject = re.compile(rf"Activation code for {quantity} x {sku} \(PO {re.escape(po)}\)")
+    reload_until_visible(page, page.get_by_role("link", name=subject).first)
     page.get_by_role("link", name=subject).first.click()
     body = page.locator("#message-body").inner_text()
     return re.search(r"Activation code:\s+(\S+)", body).group(1)

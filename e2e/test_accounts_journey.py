@@ -25,7 +25,7 @@ def test_customer_signs_up_invites_a_coworker_and_signs_back_in(page: Page, base
 
     page.get_by_label("Co-worker's email").fill("sean@harbour.example")
     page.get_by_role("button", name="Send Invite").click()
-    expect(page.get_by_text("sean@harbour.example")).to_be_visible()
+    expect(page.locator("#pending-invitations").get_by_text("sean@harbour.example")).to_be_visible()
     page.get_by_label("Co-worker's email").fill("sean@harbour.example")
     page.get_by_role("button", name="Send Invite").click()
     expect(page.get_by_text("This co-worker has already been invited to the upsconnect portal. Please invite another co-worker.")).to_be_visible()
