@@ -40,6 +40,7 @@ def _device_or_404(device_id: int):
 @limiter.limit(_claim_limit, methods=["POST"], key_func=_per_user)
 def claim():
     # A QR code on the LCD carries ?serial=...&code=...: it fills the form, the user still confirms.
+    """Register a device with its serial and the code on its display."""
     form = ClaimForm(data={"serial": request.args.get("serial", ""), "code": request.args.get("code", "")})
     if form.validate_on_submit():
         lab_clock = clock()
@@ -105,6 +106,7 @@ def _page_or_block(device, block: str, status: int = 200, **extra):
 @bp.get("/devices/<int:device_id>")
 @login_required
 def show(device_id: int):
+    """A device's page: live status, charts, event log, commands and timeline."""
     return render_template("devices/show.html", **_context(_device_or_404(device_id)))
 
 
@@ -165,6 +167,7 @@ def confirm_reboot(device_id: int):
 @bp.post("/devices/<int:device_id>/commands")
 @login_required
 def send_command(device_id: int):
+    """Send a remote command the device's plan allows."""
     device = _device_or_404(device_id)
     args = {key: value for key, value in request.form.items() if key not in {"csrf_token", "type"}}
     lab_clock = clock()
@@ -193,6 +196,7 @@ def send_command(device_id: int):
 @bp.post("/devices/<int:device_id>/remove")
 @login_required
 def remove(device_id: int):
+    """Remove a device from the owner's company (owners only)."""
     device = _device_or_404(device_id)
     try:
         claiming.remove_device(current_user, device, now=clock().now())

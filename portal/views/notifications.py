@@ -48,6 +48,7 @@ def _page(status: int = 200, *, maintenance_form=None, threshold_form=None):
 @bp.get("")
 @login_required
 def index():
+    """Notification policies, the delivery log, maintenance windows and thresholds."""
     if htmx and request.args.get("part") == "log":
         return log()
     return _page()
@@ -56,6 +57,7 @@ def index():
 @bp.get("/log")
 @login_required
 def log():
+    """The delivery log (partial for htmx)."""
     context = {
         "deliveries": delivery_log.deliveries(current_user, status=request.args.get("status")),
         "status_filter": request.args.get("status", ""),
@@ -99,6 +101,7 @@ def _policy_or_404(policy_id: int):
 @bp.get("/policies/new")
 @login_required
 def new_policy():
+    """The form for a new notification policy."""
     form = PolicyForm(
         formdata=None,
         data={"severities": ["critical", "warning"], "event_types": ["on_battery", "low_battery"]},
@@ -109,6 +112,7 @@ def new_policy():
 @bp.post("/policies")
 @login_required
 def create_policy():
+    """Create a notification policy."""
     form = PolicyForm()
     if not form.validate_on_submit():
         return _policy_page(form, status=422)
@@ -126,6 +130,7 @@ def create_policy():
 @bp.get("/policies/<int:policy_id>")
 @login_required
 def edit_policy(policy_id: int):
+    """The form to edit a notification policy."""
     policy = _policy_or_404(policy_id)
     form = PolicyForm(obj=policy)
     form.email_recipients.data = "\n".join(policy.email_recipients)
@@ -135,6 +140,7 @@ def edit_policy(policy_id: int):
 @bp.post("/policies/update")
 @login_required
 def update_policy():
+    """Save changes to a notification policy."""
     policy_id = _form_id("policy", policies.POLICY_NOT_FOUND)
     policy = _policy_or_404(policy_id)
     form = PolicyForm()
@@ -154,6 +160,7 @@ def update_policy():
 @bp.post("/policies/delete")
 @login_required
 def delete_policy():
+    """Delete a notification policy (never the default one)."""
     policy_id = _form_id("policy", policies.POLICY_NOT_FOUND)
     try:
         policy = policies.delete_policy(current_user, policy_id)
@@ -171,6 +178,7 @@ def delete_policy():
 @bp.post("/deliveries/resend")
 @login_required
 def resend():
+    """Send a logged delivery again, as a new delivery."""
     delivery_id = _form_id("delivery", DELIVERY_NOT_FOUND)
     try:
         row = delivery_log.resend(current_user, delivery_id, now=clock().now())
@@ -190,6 +198,7 @@ def resend():
 @bp.post("/maintenance")
 @login_required
 def add_maintenance():
+    """Add a maintenance window during which a device raises no alerts."""
     form = _maintenance_form()
     if not form.validate_on_submit() or form.starts_at.data is None or form.ends_at.data is None:
         if not form.starts_at.errors and form.starts_at.data is None:
@@ -220,6 +229,7 @@ def add_maintenance():
 @bp.post("/maintenance/delete")
 @login_required
 def delete_maintenance():
+    """Delete a maintenance window."""
     window_id = _form_id("window", "No such maintenance window in your account.")
     try:
         maintenance.delete_maintenance(current_user, window_id)
@@ -233,6 +243,7 @@ def delete_maintenance():
 @bp.post("/thresholds")
 @login_required
 def save_thresholds():
+    """Save the company's threshold alert limits."""
     form = ThresholdForm()
     if not form.validate_on_submit():
         return _page(422, threshold_form=form)

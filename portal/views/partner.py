@@ -39,6 +39,7 @@ def _partners_only() -> None:
 @bp.get("/shared")
 @login_required
 def shared_with_me():
+    """Shared With Me: devices customers shared, grouped by customer, soonest renewal first."""
     _partners_only()
     today = clock().today()
     groups = shared_devices.shared_with_me(current_user, today=today)
@@ -64,6 +65,7 @@ def _orders_page(form: OrderForm, status: int = 200):
 @bp.get("/orders")
 @login_required
 def orders():
+    """The partner's license orders and the order form."""
     _partners_only()
     form = OrderForm(data={"installer_email": current_user.email, "quantity": "1"})
     return _orders_page(form)
@@ -72,6 +74,7 @@ def orders():
 @bp.post("/orders")
 @login_required
 def place_order():
+    """Order licenses; the activation code goes to the Installer Email."""
     _partners_only()
     form = OrderForm()
     if not form.validate_on_submit():
@@ -157,6 +160,7 @@ def _summary_or_none(code: str):
 @bp.get("/assign")
 @login_required
 def assign():
+    """Choose devices to assign licenses from an activation code to."""
     selected = _ids(request.args.getlist("device"))
     _devices_or_404(selected)
     return _select_page(AssignForm(formdata=None), selected)
@@ -167,6 +171,7 @@ def assign():
 @limiter.limit(_code_limit, methods=["POST"])
 @limiter.limit(_code_limit, methods=["POST"], key_func=_per_user)
 def assign_preview():
+    """Preview the terms each chosen device would get, without writing."""
     form = AssignForm()
     selected = _ids(request.form.getlist("device"))
     devices = _devices_or_404(selected)
@@ -192,6 +197,7 @@ def assign_preview():
 @limiter.limit(_code_limit, methods=["POST"])
 @limiter.limit(_code_limit, methods=["POST"], key_func=_per_user)
 def assign_confirm():
+    """Assign one license from the code to each chosen device."""
     form = AssignForm()
     selected = _ids(request.form.getlist("device"))
     devices = _devices_or_404(selected)
@@ -214,6 +220,7 @@ def assign_confirm():
 @bp.get("/assign/done")
 @login_required
 def assign_done():
+    """The terms just assigned, after confirming."""
     ids = _ids(request.args.getlist("entitlement"))
     if not ids:
         abort(404)

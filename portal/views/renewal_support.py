@@ -32,12 +32,14 @@ def _page(form: InviteResellerForm, status: int = 200):
 @bp.get("")
 @login_required
 def index():
+    """Renewal Support: the customer's invitation to a reseller, or the reseller's customers."""
     return _page(InviteResellerForm())
 
 
 @bp.post("/invite")
 @login_required
 def invite():
+    """Invite a reseller to receive this company's renewal notices."""
     form = InviteResellerForm()
     if not form.validate_on_submit():
         return _page(form, 422)
@@ -57,6 +59,7 @@ def invite():
 @bp.get("/invite/<token>")
 @login_required
 def open_invite(token: str):
+    """A reseller opens an invitation link."""
     try:
         support = renewal_support.invite_by_token(token)
     except NotFound as error:
@@ -94,6 +97,7 @@ def _act(action, message: str):
 @bp.post("/accept")
 @login_required
 def accept():
+    """The reseller accepts an invitation."""
     return _act(
         lambda user, sid, now: renewal_support.respond(user, sid, True, now=now),
         "Renewal Support accepted: you will receive lifecycle notices 3 months ahead.",
@@ -103,6 +107,7 @@ def accept():
 @bp.post("/decline")
 @login_required
 def decline():
+    """The reseller declines an invitation."""
     return _act(
         lambda user, sid, now: renewal_support.respond(user, sid, False, now=now),
         "Invite declined.",
@@ -112,10 +117,12 @@ def decline():
 @bp.post("/end")
 @login_required
 def end():
+    """The customer ends Renewal Support."""
     return _act(renewal_support.end_as_customer, "Renewal Support ended.")
 
 
 @bp.post("/leave")
 @login_required
 def leave():
+    """The reseller stops receiving a customer's notices."""
     return _act(renewal_support.end_as_reseller, "Renewal Support ended.")

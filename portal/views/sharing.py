@@ -44,12 +44,14 @@ def _device_page(device, form: ShareForm, status: int = 200):
 @bp.get("/devices/<int:device_id>/sharing")
 @login_required
 def device_shares(device_id: int):
+    """Who a device is shared with (owners only)."""
     return _device_page(_owned_device_or_404(device_id), ShareForm())
 
 
 @bp.post("/devices/<int:device_id>/sharing")
 @login_required
 def share(device_id: int):
+    """Share a device with a partner or co-owner by email."""
     device = _owned_device_or_404(device_id)
     form = ShareForm()
     if not form.validate_on_submit():
@@ -86,6 +88,7 @@ def _share_id() -> int:
 @bp.post("/devices/<int:device_id>/sharing/revoke")
 @login_required
 def revoke_owner(device_id: int):
+    """The owner ends a share."""
     device = _owned_device_or_404(device_id)
     share_id = _share_id()
     try:
@@ -111,6 +114,7 @@ def _inbox(form: AcceptShareForm, status: int = 200):
 @bp.get("/sharing")
 @login_required
 def index():
+    """Sharing: shares the company gave and received, and pending invitations."""
     return _inbox(AcceptShareForm())
 
 
@@ -119,6 +123,7 @@ def index():
 @limiter.limit(_code_limit, methods=["POST"])
 @limiter.limit(_code_limit, methods=["POST"], key_func=_per_user)
 def accept():
+    """Accept a share with its confirmation code."""
     form = AcceptShareForm()
     if not form.validate_on_submit():
         return _inbox(form, 422)
@@ -140,6 +145,7 @@ def accept():
 @bp.post("/sharing/revoke")
 @login_required
 def revoke_recipient():
+    """The recipient gives a shared device back."""
     share_id = _share_id()
     try:
         share = sharing.revoke_as_recipient(current_user, share_id, now=clock().now())

@@ -25,12 +25,14 @@ def _render_team(form: InviteForm, status: int = 200):
 @bp.get("/team")
 @login_required
 def index():
+    """The company's users and pending invitations."""
     return _render_team(InviteForm())
 
 
 @bp.post("/team/invite")
 @login_required
 def invite():
+    """Invite a co-worker by email."""
     form = InviteForm()
     if not form.validate_on_submit():
         return _render_team(form, 422)
@@ -56,6 +58,7 @@ def invite():
 
 @bp.route("/join/<token>", methods=["GET", "POST"])
 def join(token: str):
+    """Join a company from an invitation link."""
     try:
         invitation = users.open_invitation(token)
     except NotFound:

@@ -12,6 +12,7 @@ bp = Blueprint("unsubscribe", __name__)
 
 @bp.get("/unsubscribe/<token>")
 def confirm(token: str):
+    """Ask before unsubscribing an address from a company's alerts."""
     try:
         email, company_id, scope = opt_out.read_unsubscribe_token(token)
     except NotFound as error:
@@ -26,6 +27,7 @@ def confirm(token: str):
 @bp.post("/unsubscribe/<token>")
 def unsubscribe(token: str):
     # No sign-in: the token, signed with the portal's secret, names the address. CSRF stays on.
+    """Unsubscribe an address from a company's alerts or notices."""
     try:
         email, what = opt_out.unsubscribe(token, now=clock().now())
     except NotFound as error:
