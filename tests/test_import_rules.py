@@ -25,10 +25,14 @@ PURE = [
     "portal/services/licensing/activation_codes.py",
     "portal/services/licensing/subscription_timeline.py",
     "portal/services/fleet/operating_modes.py",
+    "portal/services/alerts/event_types.py",
+    "portal/services/fleet/battery_life.py",
+    "portal/services/fleet/firmware.py",
     "portal/services/calendar_dates.py",
     "simulator/ups_model.py",
     "catalog/ups_models.py",
     "catalog/firmware.py",
+    "catalog/__init__.py",
 ]
 
 
