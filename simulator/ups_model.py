@@ -419,156 +419,166 @@ def _apply_group_action(w: _Work, spec: ModelSpec, group: int, action: str, even
     )
 
 
-def step(
-    state: UpsState,
-    spec: ModelSpec,
-    power: InputPower,
-    group_loads_w: tuple[float, ...],
-    dt_s: float,
-    rng: random.Random,
-    ambient_temp_c: float = 25.0,
-) -> tuple[UpsState, tuple[Event, ...]]:
-    """Advance dt_s of simulated time under a constant input and load; return the new state and its events."""
-    if dt_s < 0:
-        raise ValueError(f"dt_s must not be negative, got {dt_s}")
+def _demand_per_group_w(spec: ModelSpec, group_loads_w: tuple[float, ...]) -> tuple[float, ...]:
+    """The load offered to each outlet group, padded with zeros; more loads than groups is a caller error."""
     n_groups = len(spec.outlet_groups)
     if len(group_loads_w) > n_groups:
         raise ValueError(f"{spec.model} has {n_groups} outlet groups, got {len(group_loads_w)} loads")
-    demand_w = tuple(group_loads_w) + (0.0,) * (n_groups - len(group_loads_w))
+    return tuple(group_loads_w) + (0.0,) * (n_groups - len(group_loads_w))
 
-    w = _Work(state)
-    events: list[Event] = []
-    fault_on_line = input_fault(spec, power, w.sensitivity, on_battery=False)
-    fault_on_battery = input_fault(spec, power, w.sensitivity, on_battery=True)
-    w.input_voltage_v, w.input_frequency_hz = power.voltage_v, power.frequency_hz
-    w.noise = rng.uniform(-1.0, 1.0)
-    t_end = w.sim_time_s + dt_s
-    lb_charge = CHARGE_LOW_PERCENT / 100.0
-    cycle_fade = cycle_fade_per_cycle(spec)
 
-    while True:
-        # Delayed outlet commands that are due.
-        for index, group in enumerate(w.outlet_groups):
-            if group.pending_action and group.pending_at_s <= w.sim_time_s + 1e-9:
-                _apply_group_action(w, spec, index, group.pending_action, events)
+# The phases of step(), in order. Each works on the step's _Work copy and appends to its events list;
+# none reads a clock or draws a random number, so a phase is a deterministic function of its arguments.
 
-        # Input assessment and transfers.
-        fault = fault_on_battery if (w.on_battery or not w.output_on) else fault_on_line
-        w.input_ok = not fault
-        if w.output_on and not w.on_battery and fault:
-            w.on_battery, w.transfer_reason = True, fault
-            if w.self_test_remaining_s > 0:
-                w.self_test_remaining_s = 0.0
-                w.test_result = w.test_result.replace("InProgress", "Aborted")
-            if w.calibrating:
-                w.calibrating, w.calibration_result = False, "Aborted"
-                events.append(EV_CALIBRATION_ABORTED)
-            events.append(_on_battery_event(fault))
-        elif not fault and (w.on_battery or (not w.output_on and w.off_reason == "exhausted")):
-            events.append(EV_OFF_BATTERY)
-            if w.low_battery:
-                w.low_battery = False
-                events.append(EV_LOW_BATTERY_CLEARED)
-            if not w.output_on:  # automatic restart when input returns
-                w.output_on, w.off_reason = True, ""
-                events.append(EV_OUTPUT_ON)
-            w.on_battery, w.transfer_reason = False, "AcceptableInput"
 
-        # Load served and AVR.
-        if w.output_on and w.outlet_groups[0].on:
-            served = tuple(d if g.on else 0.0 for d, g in zip(demand_w, w.outlet_groups, strict=True))
-        else:
-            served = (0.0,) * n_groups
-        w.group_loads_w, w.load_w = served, sum(served)
-        on_line_output = w.output_on and not w.on_battery
-        avr = _avr_mode(spec, power.voltage_v, w.avr) if on_line_output else ""
-        if avr != w.avr:
-            if w.avr:
-                events.append(EV_BOOST_END if w.avr == "BOOST" else EV_TRIM_END)
-            if avr:
-                events.append(EV_BOOST if avr == "BOOST" else EV_TRIM)
-            w.avr = avr
-        overloaded = w.load_w > spec.w_rating
-        if overloaded != w.overloaded:
-            w.overloaded = overloaded
-            events.append(EV_OVERLOAD if overloaded else EV_OVERLOAD_CLEARED)
+def _apply_due_outlet_actions(w: _Work, spec: ModelSpec, events: list[Event]) -> None:
+    """Carry out delayed outlet commands whose time has come, before anything reads the outlet groups."""
+    for index, group in enumerate(w.outlet_groups):
+        if group.pending_action and group.pending_at_s <= w.sim_time_s + 1e-9:
+            _apply_group_action(w, spec, index, group.pending_action, events)
 
-        remaining_s = t_end - w.sim_time_s
-        if remaining_s <= 1e-9:
-            break
-        from_battery = w.output_on and (w.on_battery or w.self_test_remaining_s > 0 or w.calibrating)
-        h = min(remaining_s, MAX_SUBSTEP_ON_BATTERY_S if from_battery else MAX_SUBSTEP_ON_LINE_S)
-        for group in w.outlet_groups:
-            if group.pending_action and group.pending_at_s - w.sim_time_s < h:
-                h = max(group.pending_at_s - w.sim_time_s, 0.0)
-        if 0.0 < w.self_test_remaining_s < h:
-            h = w.self_test_remaining_s
 
-        # Battery energy.
-        exhausted = False
-        if from_battery:
-            battery_w = spec.battery_power_w(w.load_w)
-            usable = w.capacity_fraction * battery_temp_factor(spec, w.battery_temp_c)
-            rate_per_s = 1.0 / (spec.full_charge_runtime_s(battery_w) * max(usable, 1e-6))
-            used = rate_per_s * h
-            if used >= w.charge_fraction:
-                used, h, exhausted = w.charge_fraction, w.charge_fraction / rate_per_s, True
-            w.charge_fraction -= used
-            w.battery_cycles += used
-            w.capacity_fraction -= used * cycle_fade
-        elif w.input_ok and w.charge_fraction < 1.0:
-            w.charge_fraction = _charge(spec, w.charge_fraction, h)
-
-        # Ageing and temperatures (exact for a constant target over the sub-step).
-        w.capacity_fraction = max(w.capacity_fraction - calendar_fade_per_s(spec, w.battery_temp_c) * h, 0.05)
-        ups_target_c, battery_target_c = _steady_temps_c(
-            w.load_w / spec.w_rating, from_battery, ambient_temp_c
-        )
-        w.ups_temp_c += (ups_target_c - w.ups_temp_c) * (1.0 - math.exp(-h / UPS_TEMP_TAU_S))
-        w.battery_temp_c += (battery_target_c - w.battery_temp_c) * (1.0 - math.exp(-h / BATTERY_TEMP_TAU_S))
-        w.sim_time_s += h
-
-        # Thresholds.
-        if exhausted:
-            w.charge_fraction = 0.0
-            if not w.low_battery and w.on_battery:
-                w.low_battery = True
-                events.append(EV_LOW_BATTERY)
-            if w.on_battery:
-                w.output_on, w.off_reason, w.transfer_reason = False, "exhausted", "LowBatteryVoltage"
-                events.append(EV_OUTPUT_OFF_EXHAUSTED)
-            else:  # a test or calibration ran the battery flat: back to line
-                w.self_test_remaining_s = 0.0
-                w.calibrating = False
-        if w.on_battery and w.output_on and not w.low_battery:
-            left_s = runtime_s(
-                spec, w.load_w, w.charge_fraction, w.capacity_estimate_fraction, w.battery_temp_c
-            )
-            if w.charge_fraction < lb_charge or left_s < RUNTIME_LOW_S:
-                w.low_battery = True
-                events.append(EV_LOW_BATTERY)
-        discharged = w.input_ok and not w.on_battery and w.charge_fraction < lb_charge
-        if discharged != w.discharged:
-            w.discharged = discharged
-            events.append(EV_DISCHARGED if discharged else EV_DISCHARGED_CLEARED)
-        if not w.replace_battery and w.capacity_fraction < spec.replace_below_capacity:
-            w.replace_battery = True
-            events.append(EV_FAULTY_BATTERY)
+def _transfer(w: _Work, fault_on_line: str, fault_on_battery: str, events: list[Event]) -> None:
+    """Go to battery on an input fault (aborting a test or calibration), or back on line once it clears."""
+    fault = fault_on_battery if (w.on_battery or not w.output_on) else fault_on_line
+    w.input_ok = not fault
+    if w.output_on and not w.on_battery and fault:
+        w.on_battery, w.transfer_reason = True, fault
         if w.self_test_remaining_s > 0:
-            w.self_test_remaining_s = max(w.self_test_remaining_s - h, 0.0)
-            if w.self_test_remaining_s <= 1e-9:
-                w.self_test_remaining_s = 0.0
-                _finish_self_test(w, spec, events)
-        if w.calibrating and w.charge_fraction <= CALIBRATION_END_CHARGE:
-            w.calibrating = False
-            w.capacity_estimate_fraction = w.capacity_fraction
-            w.calibration_result = "Passed"
-            w.transfer_reason = "TestEnded"
-            events.append(EV_CALIBRATION_ENDED)
-    return w.freeze(), tuple(events)
+            w.self_test_remaining_s = 0.0
+            w.test_result = w.test_result.replace("InProgress", "Aborted")
+        if w.calibrating:
+            w.calibrating, w.calibration_result = False, "Aborted"
+            events.append(EV_CALIBRATION_ABORTED)
+        events.append(_on_battery_event(fault))
+    elif not fault and (w.on_battery or (not w.output_on and w.off_reason == "exhausted")):
+        events.append(EV_OFF_BATTERY)
+        if w.low_battery:
+            w.low_battery = False
+            events.append(EV_LOW_BATTERY_CLEARED)
+        if not w.output_on:  # automatic restart when input returns
+            w.output_on, w.off_reason = True, ""
+            events.append(EV_OUTPUT_ON)
+        w.on_battery, w.transfer_reason = False, "AcceptableInput"
+
+
+def _follow_avr(w: _Work, spec: ModelSpec, input_voltage_v: float, events: list[Event]) -> None:
+    """BOOST or TRIM a low or high input while the output runs on line, so the load sees near-nominal volts."""
+    on_line_output = w.output_on and not w.on_battery
+    avr = _avr_mode(spec, input_voltage_v, w.avr) if on_line_output else ""
+    if avr != w.avr:
+        if w.avr:
+            events.append(EV_BOOST_END if w.avr == "BOOST" else EV_TRIM_END)
+        if avr:
+            events.append(EV_BOOST if avr == "BOOST" else EV_TRIM)
+        w.avr = avr
+
+
+def _serve_load_w(w: _Work, spec: ModelSpec, demand_w: tuple[float, ...], events: list[Event]) -> None:
+    """Set load_w from the groups that are powered (none with the output or main group off); flag overload."""
+    if w.output_on and w.outlet_groups[0].on:
+        served = tuple(d if g.on else 0.0 for d, g in zip(demand_w, w.outlet_groups, strict=True))
+    else:
+        served = (0.0,) * len(demand_w)
+    w.group_loads_w, w.load_w = served, sum(served)
+    overloaded = w.load_w > spec.w_rating
+    if overloaded != w.overloaded:
+        w.overloaded = overloaded
+        events.append(EV_OVERLOAD if overloaded else EV_OVERLOAD_CLEARED)
+
+
+def _substep_s(w: _Work, remaining_s: float, from_battery: bool) -> float:
+    """Next sub-step: at most 10 s on battery (no LB skipped), 1 h on line, cut at due outlet actions and test end."""
+    h_s = min(remaining_s, MAX_SUBSTEP_ON_BATTERY_S if from_battery else MAX_SUBSTEP_ON_LINE_S)
+    for group in w.outlet_groups:
+        if group.pending_action and group.pending_at_s - w.sim_time_s < h_s:
+            h_s = max(group.pending_at_s - w.sim_time_s, 0.0)
+    if 0.0 < w.self_test_remaining_s < h_s:
+        h_s = w.self_test_remaining_s
+    return h_s
+
+
+def _charge_or_drain(w: _Work, spec: ModelSpec, h_s: float, from_battery: bool) -> tuple[float, bool]:
+    """Drain the charge at the load's rate (ending the sub-step exactly when empty) or recharge on good input.
+
+    Returns the sub-step actually run and whether the battery ran flat in it.
+    """
+    if from_battery:
+        battery_w = spec.battery_power_w(w.load_w)
+        usable = w.capacity_fraction * battery_temp_factor(spec, w.battery_temp_c)
+        rate_per_s = 1.0 / (spec.full_charge_runtime_s(battery_w) * max(usable, 1e-6))
+        used = rate_per_s * h_s
+        exhausted = False
+        if used >= w.charge_fraction:
+            used, h_s, exhausted = w.charge_fraction, w.charge_fraction / rate_per_s, True
+        w.charge_fraction -= used
+        w.battery_cycles += used
+        w.capacity_fraction -= used * cycle_fade_per_cycle(spec)
+        return h_s, exhausted
+    if w.input_ok and w.charge_fraction < 1.0:
+        w.charge_fraction = _charge(spec, w.charge_fraction, h_s)
+    return h_s, False
+
+
+def _age_and_heat(w: _Work, spec: ModelSpec, h_s: float, from_battery: bool, ambient_temp_c: float) -> None:
+    """Calendar fade at the battery's temperature, and both temperatures relaxing towards their steady values.
+
+    Exact for a constant target over the sub-step, so long on-line sub-steps integrate correctly.
+    """
+    w.capacity_fraction = max(w.capacity_fraction - calendar_fade_per_s(spec, w.battery_temp_c) * h_s, 0.05)
+    ups_target_c, battery_target_c = _steady_temps_c(w.load_w / spec.w_rating, from_battery, ambient_temp_c)
+    w.ups_temp_c += (ups_target_c - w.ups_temp_c) * (1.0 - math.exp(-h_s / UPS_TEMP_TAU_S))
+    w.battery_temp_c += (battery_target_c - w.battery_temp_c) * (1.0 - math.exp(-h_s / BATTERY_TEMP_TAU_S))
+
+
+def _shut_down_exhausted(w: _Work, events: list[Event]) -> None:
+    """The battery ran flat: on battery the output goes off (LB first); a test or calibration returns to line."""
+    w.charge_fraction = 0.0
+    if not w.low_battery and w.on_battery:
+        w.low_battery = True
+        events.append(EV_LOW_BATTERY)
+    if w.on_battery:
+        w.output_on, w.off_reason, w.transfer_reason = False, "exhausted", "LowBatteryVoltage"
+        events.append(EV_OUTPUT_OFF_EXHAUSTED)
+    else:  # a test or calibration ran the battery flat: back to line
+        w.self_test_remaining_s = 0.0
+        w.calibrating = False
+
+
+def _raise_battery_alarms(w: _Work, spec: ModelSpec, events: list[Event]) -> None:
+    """Low battery (on battery), discharged (on line) and replace battery, each raised once on its transition."""
+    lb_charge = CHARGE_LOW_PERCENT / 100.0
+    if w.on_battery and w.output_on and not w.low_battery:
+        left_s = runtime_s(spec, w.load_w, w.charge_fraction, w.capacity_estimate_fraction, w.battery_temp_c)
+        if w.charge_fraction < lb_charge or left_s < RUNTIME_LOW_S:
+            w.low_battery = True
+            events.append(EV_LOW_BATTERY)
+    discharged = w.input_ok and not w.on_battery and w.charge_fraction < lb_charge
+    if discharged != w.discharged:
+        w.discharged = discharged
+        events.append(EV_DISCHARGED if discharged else EV_DISCHARGED_CLEARED)
+    if not w.replace_battery and w.capacity_fraction < spec.replace_below_capacity:
+        w.replace_battery = True
+        events.append(EV_FAULTY_BATTERY)
+
+
+def _advance_tests(w: _Work, spec: ModelSpec, h_s: float, events: list[Event]) -> None:
+    """Count a self-test down and judge it at the end; end a calibration at 25 % charge, learning the capacity."""
+    if w.self_test_remaining_s > 0:
+        w.self_test_remaining_s = max(w.self_test_remaining_s - h_s, 0.0)
+        if w.self_test_remaining_s <= 1e-9:
+            w.self_test_remaining_s = 0.0
+            _finish_self_test(w, spec, events)
+    if w.calibrating and w.charge_fraction <= CALIBRATION_END_CHARGE:
+        w.calibrating = False
+        w.capacity_estimate_fraction = w.capacity_fraction
+        w.calibration_result = "Passed"
+        w.transfer_reason = "TestEnded"
+        events.append(EV_CALIBRATION_ENDED)
 
 
 def _finish_self_test(w: _Work, spec: ModelSpec, events: list[Event]) -> None:
+    """Judge the self-test by battery health; a failure also raises replace battery."""
     source = w.test_result.partition(", ")[2] or "Source: Protocol"
     passed = w.capacity_fraction >= spec.replace_below_capacity
     w.test_result = f"{'Passed' if passed else 'Failed'}, {source}"
@@ -580,6 +590,49 @@ def _finish_self_test(w: _Work, spec: ModelSpec, events: list[Event]) -> None:
     if not w.replace_battery:
         w.replace_battery = True
         events.append(EV_FAULTY_BATTERY)
+
+
+def step(
+    state: UpsState,
+    spec: ModelSpec,
+    power: InputPower,
+    group_loads_w: tuple[float, ...],
+    dt_s: float,
+    rng: random.Random,
+    ambient_temp_c: float = 25.0,
+) -> tuple[UpsState, tuple[Event, ...]]:
+    """Advance dt_s of simulated time under a constant input and load; return the new state and its events.
+
+    Each sub-step runs the phases below in order on one working copy of the state. The first four (outlet
+    actions, transfer, AVR, load) run once more at t + dt_s, so the returned state shows the input there.
+    """
+    if dt_s < 0:
+        raise ValueError(f"dt_s must not be negative, got {dt_s}")
+    demand_w = _demand_per_group_w(spec, group_loads_w)
+    w = _Work(state)
+    events: list[Event] = []
+    fault_on_line = input_fault(spec, power, w.sensitivity, on_battery=False)
+    fault_on_battery = input_fault(spec, power, w.sensitivity, on_battery=True)
+    w.input_voltage_v, w.input_frequency_hz = power.voltage_v, power.frequency_hz
+    w.noise = rng.uniform(-1.0, 1.0)
+    t_end_s = w.sim_time_s + dt_s
+    while True:
+        _apply_due_outlet_actions(w, spec, events)
+        _transfer(w, fault_on_line, fault_on_battery, events)
+        _follow_avr(w, spec, power.voltage_v, events)
+        _serve_load_w(w, spec, demand_w, events)
+        remaining_s = t_end_s - w.sim_time_s
+        if remaining_s <= 1e-9:
+            return w.freeze(), tuple(events)
+        from_battery = w.output_on and (w.on_battery or w.self_test_remaining_s > 0 or w.calibrating)
+        h_s = _substep_s(w, remaining_s, from_battery)
+        h_s, exhausted = _charge_or_drain(w, spec, h_s, from_battery)
+        _age_and_heat(w, spec, h_s, from_battery, ambient_temp_c)
+        w.sim_time_s += h_s
+        if exhausted:
+            _shut_down_exhausted(w, events)
+        _raise_battery_alarms(w, spec, events)
+        _advance_tests(w, spec, h_s, events)
 
 
 # ---------------------------------------------------------------- commands
