@@ -491,8 +491,10 @@ def _substep_s(w: _Work, remaining_s: float, from_battery: bool) -> float:
     """Next sub-step: at most 10 s on battery (no LB skipped), 1 h on line, cut at due outlet actions and test end."""
     h_s = min(remaining_s, MAX_SUBSTEP_ON_BATTERY_S if from_battery else MAX_SUBSTEP_ON_LINE_S)
     for group in w.outlet_groups:
-        if group.pending_action and group.pending_at_s - w.sim_time_s < h_s:
-            h_s = max(group.pending_at_s - w.sim_time_s, 0.0)
+        # Only actions still ahead cut the sub-step: one already due that could not run (the output's "on"
+        # with no input and a flat battery) waits for power; a zero-length sub-step would never advance.
+        if group.pending_action and 0.0 < group.pending_at_s - w.sim_time_s < h_s:
+            h_s = group.pending_at_s - w.sim_time_s
     if 0.0 < w.self_test_remaining_s < h_s:
         h_s = w.self_test_remaining_s
     return h_s

@@ -469,3 +469,21 @@ def test_calibration_ends_at_25_percent_and_learns_the_true_capacity(charge, end
     assert raised == ([EV_CALIBRATION_ENDED] if ended else [])
     assert w.capacity_estimate_fraction == (0.8 if ended else 1.0)
     assert w.calibration_result == ("Passed" if ended else "No calibration initiated")
+
+
+@pytest.mark.timeout(30)
+def test_an_output_cycled_on_a_flat_battery_in_a_blackout_waits_for_power_instead_of_hanging():
+    """The delayed "on" of a cycle cannot run with no input and an empty battery: time still moves on."""
+    from simulator.ups_model import initial_state, outlet_group_command, step
+
+    spec = model_spec("SMT1500C")
+    rng = random.Random(7)
+    state = initial_state(spec, sim_time_s=0.0, rng=rng)
+    blackout = InputPower(0.0, 0.0)
+    state, _ = step(state, spec, blackout, (spec.w_rating * 0.5,), 3 * 3600.0, rng)
+    assert state.charge_fraction == 0.0 and not state.output_on
+    state, _ = outlet_group_command(state, spec, 0, "cycle")
+    state, _ = step(state, spec, blackout, (spec.w_rating * 0.5,), 60.0, rng)  # used to loop forever here
+    assert not state.output_on and state.sim_time_s == pytest.approx(3 * 3600.0 + 60.0)
+    state, events = step(state, spec, InputPower.nominal(spec), (spec.w_rating * 0.5,), 60.0, rng)
+    assert state.output_on and EV_OUTPUT_ON in events  # the pending "on" runs once the mains is back
