@@ -17,6 +17,9 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(f"usage: python -m bench [{'|'.join(BENCHMARKS)} ...]  (none: all of them)")
+        return 0
     chosen = argv or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:

@@ -11,6 +11,7 @@ second pass with tracemalloc (Python allocations), plus the process RSS growth o
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import random
@@ -144,7 +145,9 @@ def measure(user, kind: str, path: str) -> tuple[float, float, float, int]:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000], help="devices per run")
+    sizes = parser.parse_args().sizes
     workdir = Path(tempfile.mkdtemp(prefix="reports-bench-"))
     offset = 0
     print(

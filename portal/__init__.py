@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,13 @@ CONTENT_SECURITY_POLICY = {
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the portal: defaults from the environment, then overrides (tests pass a mapping)."""
-    app = Flask(__name__, instance_relative_config=True)
+    # UPSCONNECT_INSTANCE_PATH moves the database, kept secrets and logs out of the code tree
+    instance_path = os.environ.get("UPSCONNECT_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)

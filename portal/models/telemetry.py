@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -22,7 +22,8 @@ class DeviceStatus(db.Model):
     state_changed_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]  # when the portal last received anything from it
     last_telemetry_at: Mapped[datetime | None]  # the device's own timestamp of its latest telemetry
-    last_seq: Mapped[int] = mapped_column(default=-1)
+    # seq is the device's own number (the lab starts it from simulated milliseconds): 64-bit
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=-1)
     ups_status: Mapped[str] = mapped_column(String(80), default="")
     variables: Mapped[dict] = mapped_column(JSON, default=dict)  # latest NUT variables as reported
 
@@ -40,7 +41,7 @@ class TelemetrySample(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
-    seq: Mapped[int]
+    seq: Mapped[int] = mapped_column(BigInteger)  # device-supplied, up to 2**63 - 1 (the contract's bound)
     ts: Mapped[datetime]
     ups_status: Mapped[str] = mapped_column(String(80), default="")
     load_percent: Mapped[float | None]
@@ -85,7 +86,7 @@ class DeviceEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
-    seq: Mapped[int]
+    seq: Mapped[int] = mapped_column(BigInteger)  # device-supplied, up to 2**63 - 1 (the contract's bound)
     ts: Mapped[datetime]
     code: Mapped[str] = mapped_column(String(16), default="")
     severity: Mapped[str] = mapped_column(String(16))

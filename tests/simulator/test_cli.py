@@ -85,3 +85,44 @@ def test_fleet_runs_and_stops_by_itself():
     )
     assert result.returncode == 0, result.stderr
     assert "connected 5/5" in result.stderr and "stopped: 5 devices" in result.stderr
+
+
+def _lab(*argv: str, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python -m simulator ...`` through its real entry point, as the README shows it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout_s,
+    )  # fmt: skip
+
+
+def test_runtime_calculator_runs_from_the_lab_command_line():
+    result = _lab("runtime", "--model", "SMT1500C", "--load-percent", "50")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "SMT1500C at 50% load (500 W), 100% charge: 17 min 00 s\n"
+    bad = _lab("runtime", "--model", "XYZ", "--load-percent", "50")
+    assert bad.returncode == 2 and "Unknown model 'XYZ'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _subcommands_with_required_options() -> list[str]:
+    import argparse
+
+    from simulator.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(
+        name for name, parser in sub.choices.items() if any(a.required for a in parser._actions)
+    )
+
+
+def test_some_subcommand_has_required_options():
+    # guards the parametrisation below against silently testing nothing
+    assert "runtime" in _subcommands_with_required_options()
+
+
+@pytest.mark.parametrize("argv", [[], *([name] for name in _subcommands_with_required_options())])
+def test_a_missing_required_argument_is_a_usage_error_not_a_traceback(argv):
+    result = _lab(*argv)
+    assert result.returncode == 2, result.stderr
+    assert "error: the following arguments are required" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
