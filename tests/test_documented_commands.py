@@ -341,7 +341,8 @@ def _serve(shell: str, env: dict[str, str], port: int, path: str) -> tuple[int, 
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None and answered is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                # A generous timeout: a first request cut short would leave a worker busy when Ctrl-C comes.
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:
                     answered = response.status
             except urllib.error.HTTPError as error:
                 answered = error.code
