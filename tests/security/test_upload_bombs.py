@@ -149,6 +149,17 @@ BOMBS = [
         r"beyond column Z",
     ),
     (
+        "16,384 cells without references",
+        "MyRenewals.xlsx",
+        lambda: _workbook(
+            _sheet(
+                '<row r="2">' + "".join(f"<c><v>{n}</v></c>" for n in range(16_384)) + "</row>",
+                dimension=None,
+            )
+        ),
+        r"Cell AA2: the sheet goes beyond column Z",
+    ),
+    (
         "shared strings declared 100k",
         "MyRenewals.xlsx",
         lambda: _workbook(_sheet(), _shared_strings(100_000, declared=True)),

@@ -328,6 +328,8 @@ class _Sheet(_Text):
                 return
             ref = attrs.get("r")
             self.column = self._column_of(ref) if ref else self.column + 1
+            if self.column > self.limits.max_columns:
+                self._too_wide(ref)
             self.kind = attrs.get("t", "n")
             self.parts, self.length = [], 0
         elif tag == "v" or tag == "t":
@@ -349,18 +351,21 @@ class _Sheet(_Text):
             self._check_dimension(attrs.get("ref", ""))
 
     def _column_of(self, ref: str) -> int:
-        column = self.columns.get(ref)
+        letters = ref.rstrip("0123456789")
+        column = self.columns.get(letters)
         if column is None:
-            letters = ref.rstrip("0123456789").upper()
-            column = _column_index(letters) if letters.isalpha() and len(letters) <= 3 else self.column + 1
-            if column > self.limits.max_columns:
-                raise UnreadableXlsx(
-                    f"Cell {ref[:12]}: the sheet goes beyond column {column_letters(self.limits.max_columns)}; a "
-                    f"MyRenewals report has {self.limits.max_columns} columns at most. Upload the report as downloaded."
-                )
-            if len(self.columns) < 100_000:  # a cache, not a store
-                self.columns[ref] = column
-        return column
+            upper = letters.upper()
+            column = _column_index(upper) if upper.isalpha() and upper.isascii() and len(upper) <= 3 else 0
+            if 0 < column <= self.limits.max_columns:  # only real, allowed columns are kept
+                self.columns[letters] = column
+        return column or self.column + 1
+
+    def _too_wide(self, ref: str | None) -> None:
+        shown = (ref or f"{column_letters(self.column)}{self.row_number}")[:12]
+        raise UnreadableXlsx(
+            f"Cell {shown}: the sheet goes beyond column {column_letters(self.limits.max_columns)}; a MyRenewals "
+            f"report has {self.limits.max_columns} columns at most. Upload the report as downloaded."
+        )
 
     def _check_dimension(self, ref: str) -> None:
         last = _split_ref(ref.rsplit(":", 1)[-1])
