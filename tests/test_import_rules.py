@@ -29,6 +29,7 @@ PURE = [
     "portal/services/fleet/battery_life.py",
     "portal/services/fleet/firmware.py",
     "portal/services/calendar_dates.py",
+    "portal/services/partners/bounded_xlsx.py",
     "simulator/ups_model.py",
     "catalog/ups_models.py",
     "catalog/firmware.py",

@@ -6,7 +6,6 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.extensions import db, htmx
 from portal.forms.quotes import CalculatorForm, DevicesQuoteForm, UploadQuoteForm
@@ -20,8 +19,6 @@ from portal.views.helpers import attach_error, send_xlsx
 from portal.views.reports import csv_response
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
-
-TOO_LARGE = "The file is larger than {mb} MB. Upload the MyRenewals report as downloaded (CSV or XLSX)."
 
 
 def _partners_only() -> None:
@@ -82,18 +79,13 @@ def from_devices():
 def upload():
     """Build a renewal quote from an uploaded MyRenewals file (CSV or XLSX)."""
     _partners_only()
-    try:
-        form = UploadQuoteForm()
-    except RequestEntityTooLarge:
-        form = UploadQuoteForm(formdata=None)
-        form.file.errors = [TOO_LARGE.format(mb=request.max_content_length // (1024 * 1024))]
-        return _index(upload_form=form, status=413)
+    form = UploadQuoteForm()  # a body over MAX_CONTENT_LENGTH is answered by errors.too_large
     if form.validate():
         storage = form.file.data
         try:
             if storage is None or not getattr(storage, "filename", ""):
                 raise quotes.QuoteError("Choose the MyRenewals file to upload (CSV or XLSX).", field="file")
-            lines = quotes.lines_from_upload(parse_renewals(storage.filename, storage.read()))
+            lines = quotes.lines_from_upload(parse_renewals(storage.filename, storage))
         except DomainError as error:
             attach_error(form, error)
         else:
