@@ -24,7 +24,14 @@ from devicelink.brokers import (
     broker_from_url,
     mosquitto_binary,
 )
-from devicelink.provisioning import FACTORY_KEY_ENV, claim_code, factory_key_from_env, manufacture
+from devicelink.provisioning import (
+    FACTORY_KEY_ENV,
+    FactoryKeyFileError,
+    claim_code,
+    factory_key_from_env,
+    factory_key_from_file,
+    manufacture,
+)
 
 log = logging.getLogger("simulator")
 
@@ -81,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m simulator", description="The upsconnect device lab.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    fleet = sub.add_parser("fleet", help="run a simulated fleet against a broker")
+    # no abbreviations: "--factory-key SECRET" must be an error, not taken as --factory-key-file
+    fleet = sub.add_parser("fleet", help="run a simulated fleet against a broker", allow_abbrev=False)
     fleet.add_argument("--count", type=_positive_int, default=10, help="number of devices (default 10)")
     fleet.add_argument("--seed", type=int, default=0, help="same seed, same fleet, same telemetry")
     fleet.add_argument(
@@ -115,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="NUT users in upsd.users format (default: admin and monitor with passwords made up now)",
     )
     fleet.add_argument(
-        "--factory-key", default=None, help=f"factory key (default: ${FACTORY_KEY_ENV}, else the lab key)"
+        "--factory-key-file",
+        default=None,
+        metavar="FILE",
+        help=f"file holding the factory key, mode 600 (default: ${FACTORY_KEY_ENV}, else the lab key)",
     )
     fleet.add_argument("--models", type=_models, default=None, help="comma-separated catalogue models")
     fleet.add_argument(
@@ -134,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("-v", "--verbose", action="store_true")
     fleet.set_defaults(run=run_fleet)
 
-    made = sub.add_parser("manufacture", help="print device identities as JSON (for provisioning)")
+    made = sub.add_parser("manufacture", help="print device identities as JSON (for provisioning)", allow_abbrev=False)
     made.add_argument("--count", type=_positive_int, default=10)
     made.add_argument("--seed", type=int, default=0)
     made.add_argument("--models", type=_models, default=None)
-    made.add_argument("--factory-key", default=None)
+    made.add_argument("--factory-key-file", default=None, metavar="FILE", help="file holding the factory key, mode 600")
     made.set_defaults(run=run_manufacture)
 
     from simulator import runtime_calculator
@@ -163,8 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _factory_key(args: argparse.Namespace) -> bytes:
+    """From --factory-key-file, else the environment: a secret never travels on a command line (ps shows it)."""
+    if args.factory_key_file is None:
+        return factory_key_from_env()
+    try:
+        return factory_key_from_file(args.factory_key_file)
+    except FactoryKeyFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_manufacture(args: argparse.Namespace) -> int:
-    key = factory_key_from_env(args.factory_key)
+    key = _factory_key(args)
     devices = manufacture(args.count, args.seed, args.models, factory_key=key)
     rows = [{**d.as_dict(), "claim_code": claim_code(key, d.serial)} for d in devices]
     json.dump(rows, sys.stdout, indent=1)
@@ -215,7 +236,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             nut_users = load_users(args.nut_users)
         except NutConfigError as exc:
             raise UsageError(str(exc)) from None
-    key = factory_key_from_env(args.factory_key)
+    key = _factory_key(args)
     identities = manufacture(args.count, args.seed, args.models, factory_key=key)
     portal = {}
     if args.portal_user:
