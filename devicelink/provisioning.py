@@ -46,8 +46,8 @@ class DeviceIdentity:
         return asdict(self)
 
 
-class FactoryKeyFileError(ValueError):
-    """A factory key file that is missing, empty or readable by others."""
+class SecretFileError(ValueError):
+    """A secret file that is missing, empty or readable by others."""
 
 
 def factory_key_from_env(value: str | None = None) -> bytes:
@@ -59,20 +59,23 @@ def factory_key_from_env(value: str | None = None) -> bytes:
     return raw.encode() if raw else LAB_FACTORY_KEY
 
 
-def factory_key_from_file(path: str | os.PathLike) -> bytes:
-    """The factory key stored in a file only its owner may read (mode 600), first line, trimmed."""
+def read_secret_file(path: str | os.PathLike, what: str) -> str:
+    """The first line of a file only its owner may read (mode 600), trimmed; SecretFileError otherwise."""
     try:
         mode = os.stat(path).st_mode
         text = Path(path).read_text().strip()
     except OSError as exc:
-        raise FactoryKeyFileError(f"cannot read the factory key file {path}: {exc.strerror}") from None
+        raise SecretFileError(f"cannot read the {what} file {path}: {exc.strerror}") from None
     if mode & 0o077:
-        raise FactoryKeyFileError(
-            f"the factory key file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it"
-        )
+        raise SecretFileError(f"the {what} file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
     if not text:
-        raise FactoryKeyFileError(f"the factory key file {path} is empty")
-    return text.splitlines()[0].strip().encode()
+        raise SecretFileError(f"the {what} file {path} is empty")
+    return text.splitlines()[0].strip()
+
+
+def factory_key_from_file(path: str | os.PathLike) -> bytes:
+    """The factory key stored in a file only its owner may read (mode 600)."""
+    return read_secret_file(path, "factory key").encode()
 
 
 def _mac_digest(factory_key: bytes, purpose: bytes, serial: str) -> bytes:

@@ -26,11 +26,12 @@ from devicelink.brokers import (
 )
 from devicelink.provisioning import (
     FACTORY_KEY_ENV,
-    FactoryKeyFileError,
+    SecretFileError,
     claim_code,
     factory_key_from_env,
     factory_key_from_file,
     manufacture,
+    read_secret_file,
 )
 
 log = logging.getLogger("simulator")
@@ -130,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fleet.add_argument("--models", type=_models, default=None, help="comma-separated catalogue models")
     fleet.add_argument(
-        "--portal-user", default=None, help="NAME:PASSWORD of a full-access user on a broker the lab starts"
+        "--portal-user-file",
+        default=None,
+        metavar="FILE",
+        help="file holding NAME:PASSWORD of a full-access user on a broker the lab starts, mode 600",
     )
     fleet.add_argument(
         "--duration", type=_positive_float, default=None, help="stop after this many wall seconds"
@@ -180,7 +184,7 @@ def _factory_key(args: argparse.Namespace) -> bytes:
         return factory_key_from_env()
     try:
         return factory_key_from_file(args.factory_key_file)
-    except FactoryKeyFileError as exc:
+    except SecretFileError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -239,10 +243,13 @@ def run_fleet(args: argparse.Namespace) -> int:
     key = _factory_key(args)
     identities = manufacture(args.count, args.seed, args.models, factory_key=key)
     portal = {}
-    if args.portal_user:
-        name, sep, password = args.portal_user.partition(":")
+    if args.portal_user_file:
+        try:
+            name, sep, password = read_secret_file(args.portal_user_file, "portal user").partition(":")
+        except SecretFileError as exc:
+            raise UsageError(str(exc)) from None
         if not sep or not name or not password:
-            raise UsageError("--portal-user must be NAME:PASSWORD")
+            raise UsageError("the --portal-user-file must hold NAME:PASSWORD")
         portal[name] = password
     elif "://" not in args.broker:
         portal["portal"] = secrets.token_urlsafe(12)

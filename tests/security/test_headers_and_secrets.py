@@ -170,3 +170,30 @@ def test_the_simulator_takes_no_factory_key_on_its_command_line(capsys):
         simulator_cli.main(["manufacture", "--factory-key", "a-factory-key"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "refusal"),
+    [
+        ("portal:a-password", 0o640, "readable by others (mode 640): chmod 600 it"),
+        ("portal-without-password", 0o600, "must hold NAME:PASSWORD"),
+        ("", 0o600, "is empty"),
+    ],
+)
+def test_the_fleet_reads_its_portal_user_from_a_private_file(tmp_path, capsys, content, mode, refusal):
+    user_file = tmp_path / "portal_user"
+    user_file.write_text(content)
+    user_file.chmod(mode)
+    code = simulator_cli.main(["fleet", "--count", "1", "--broker", "embedded", "--portal-user-file", str(user_file)])
+    assert code == 2 and refusal in capsys.readouterr().err
+
+
+def test_a_private_portal_user_file_is_used(tmp_path):
+    user_file = tmp_path / "portal_user"
+    user_file.write_text("portal:a-password\n")
+    user_file.chmod(0o600)
+    command = [sys.executable, "-m", "simulator", "fleet", "--count", "1", "--broker", "embedded",
+               "--portal-user-file", str(user_file), "--duration", "1", "--interval", "0.5"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "portal user portal:a-password" in run.stderr  # the broker the fleet started knows that user
