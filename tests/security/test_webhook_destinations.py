@@ -4,6 +4,8 @@ and again when sending, where the portal connects to the very address it checked
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 
 import pytest
 from sqlalchemy import func, select
@@ -168,3 +170,55 @@ def test_a_redirect_is_not_followed(app, httpserver, owner):
     row = _webhook_row()
     assert row.status == "pending" and row.last_error == "HTTP 307 from 127.0.0.1"
     assert len(httpserver.log) == 1
+
+
+def _tls_receiver(tmp_path, name: str):
+    """A local HTTPS receiver with a certificate for `name`, and that certificate's path (to trust it)."""
+    from pytest_httpserver import HTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/hook", method="POST").respond_with_data("ok")
+    server.start()
+    return server, cert
+
+
+def _resolve(monkeypatch, name: str, address: str) -> None:
+    real = socket.getaddrinfo
+
+    def resolver(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_host_name(
+    app, owner, tmp_path, monkeypatch, trusted
+):
+    """Pinning the address does not weaken TLS: the certificate must be valid for the URL's host name."""
+    server, cert = _tls_receiver(tmp_path, "hooks.test")
+    _resolve(monkeypatch, "hooks.test", "127.0.0.1")
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the receiver's certificate is the only one trusted
+    try:
+        _hook_event(owner, f"https://hooks.test:{server.port}/hook")
+        deliver_due(clock().now())
+        received = len(server.log)
+    finally:
+        server.clear()
+        server.stop()
+    row = _webhook_row()
+    if trusted:
+        assert row.status == "sent" and received == 1
+    else:
+        assert row.status == "pending" and "certificate verify failed" in row.last_error and received == 0
