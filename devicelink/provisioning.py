@@ -14,6 +14,7 @@ import os
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from catalog.firmware import factory_firmware
@@ -45,10 +46,36 @@ class DeviceIdentity:
         return asdict(self)
 
 
+class SecretFileError(ValueError):
+    """A secret file that is missing, empty or readable by others."""
+
+
 def factory_key_from_env(value: str | None = None) -> bytes:
-    """The factory key from an explicit value, else ``UPSCONNECT_FACTORY_KEY``, else the lab default."""
+    """The factory key from an explicit value, else ``UPSCONNECT_FACTORY_KEY``, else the lab default.
+
+    Programs pass the value they read from their own configuration; never from a command line.
+    """
     raw = value if value is not None else os.environ.get(FACTORY_KEY_ENV)
     return raw.encode() if raw else LAB_FACTORY_KEY
+
+
+def read_secret_file(path: str | os.PathLike, what: str) -> str:
+    """The first line of a file only its owner may read (mode 600), trimmed; SecretFileError otherwise."""
+    try:
+        mode = os.stat(path).st_mode
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SecretFileError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise SecretFileError(f"the {what} file {path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    if not text:
+        raise SecretFileError(f"the {what} file {path} is empty")
+    return text.splitlines()[0].strip()
+
+
+def factory_key_from_file(path: str | os.PathLike) -> bytes:
+    """The factory key stored in a file only its owner may read (mode 600)."""
+    return read_secret_file(path, "factory key").encode()
 
 
 def _mac_digest(factory_key: bytes, purpose: bytes, serial: str) -> bytes:

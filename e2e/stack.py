@@ -202,9 +202,7 @@ class LabStack:
                     "--seed",
                     str(self.seed),
                     "--broker",
-                    f"mqtt://127.0.0.1:{mqtt_port}",
-                    "--factory-key",
-                    self.factory_key_text,
+                    f"mqtt://127.0.0.1:{mqtt_port}",  # the factory key comes by env, never in argv
                     "--control-port",
                     str(self.control_port),
                     "--interval",

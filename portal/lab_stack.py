@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         spawn("fleet", [
             python, "-m", "simulator", "fleet", "--count", str(args.devices), "--seed", str(args.seed),
             "--broker", parse_mqtt_url(broker_url).url,  # devices log in with their own credentials
-            "--factory-key", factory_key_text, "--interval", str(args.interval), "--speed", str(args.speed),
+            "--interval", str(args.interval), "--speed", str(args.speed),  # the factory key comes by env
             "--control-port", str(control_port),
         ])
     spawn("web", [python, "-m", "gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{args.port}",

@@ -24,7 +24,15 @@ from devicelink.brokers import (
     broker_from_url,
     mosquitto_binary,
 )
-from devicelink.provisioning import FACTORY_KEY_ENV, claim_code, factory_key_from_env, manufacture
+from devicelink.provisioning import (
+    FACTORY_KEY_ENV,
+    SecretFileError,
+    claim_code,
+    factory_key_from_env,
+    factory_key_from_file,
+    manufacture,
+    read_secret_file,
+)
 
 log = logging.getLogger("simulator")
 
@@ -81,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m simulator", description="The upsconnect device lab.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    fleet = sub.add_parser("fleet", help="run a simulated fleet against a broker")
+    # no abbreviations: "--factory-key SECRET" must be an error, not taken as --factory-key-file
+    fleet = sub.add_parser("fleet", help="run a simulated fleet against a broker", allow_abbrev=False)
     fleet.add_argument("--count", type=_positive_int, default=10, help="number of devices (default 10)")
     fleet.add_argument("--seed", type=int, default=0, help="same seed, same fleet, same telemetry")
     fleet.add_argument(
@@ -115,11 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="NUT users in upsd.users format (default: admin and monitor with passwords made up now)",
     )
     fleet.add_argument(
-        "--factory-key", default=None, help=f"factory key (default: ${FACTORY_KEY_ENV}, else the lab key)"
+        "--factory-key-file",
+        default=None,
+        metavar="FILE",
+        help=f"file holding the factory key, mode 600 (default: ${FACTORY_KEY_ENV}, else the lab key)",
     )
     fleet.add_argument("--models", type=_models, default=None, help="comma-separated catalogue models")
     fleet.add_argument(
-        "--portal-user", default=None, help="NAME:PASSWORD of a full-access user on a broker the lab starts"
+        "--portal-user-file",
+        default=None,
+        metavar="FILE",
+        help="file holding NAME:PASSWORD of a full-access user on a broker the lab starts, mode 600",
     )
     fleet.add_argument(
         "--duration", type=_positive_float, default=None, help="stop after this many wall seconds"
@@ -134,11 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("-v", "--verbose", action="store_true")
     fleet.set_defaults(run=run_fleet)
 
-    made = sub.add_parser("manufacture", help="print device identities as JSON (for provisioning)")
+    made = sub.add_parser("manufacture", help="print device identities as JSON (for provisioning)", allow_abbrev=False)
     made.add_argument("--count", type=_positive_int, default=10)
     made.add_argument("--seed", type=int, default=0)
     made.add_argument("--models", type=_models, default=None)
-    made.add_argument("--factory-key", default=None)
+    made.add_argument("--factory-key-file", default=None, metavar="FILE", help="file holding the factory key, mode 600")
     made.set_defaults(run=run_manufacture)
 
     from simulator import runtime_calculator
@@ -163,8 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _factory_key(args: argparse.Namespace) -> bytes:
+    """From --factory-key-file, else the environment: a secret never travels on a command line (ps shows it)."""
+    if args.factory_key_file is None:
+        return factory_key_from_env()
+    try:
+        return factory_key_from_file(args.factory_key_file)
+    except SecretFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_manufacture(args: argparse.Namespace) -> int:
-    key = factory_key_from_env(args.factory_key)
+    key = _factory_key(args)
     devices = manufacture(args.count, args.seed, args.models, factory_key=key)
     rows = [{**d.as_dict(), "claim_code": claim_code(key, d.serial)} for d in devices]
     json.dump(rows, sys.stdout, indent=1)
@@ -215,13 +240,16 @@ def run_fleet(args: argparse.Namespace) -> int:
             nut_users = load_users(args.nut_users)
         except NutConfigError as exc:
             raise UsageError(str(exc)) from None
-    key = factory_key_from_env(args.factory_key)
+    key = _factory_key(args)
     identities = manufacture(args.count, args.seed, args.models, factory_key=key)
     portal = {}
-    if args.portal_user:
-        name, sep, password = args.portal_user.partition(":")
+    if args.portal_user_file:
+        try:
+            name, sep, password = read_secret_file(args.portal_user_file, "portal user").partition(":")
+        except SecretFileError as exc:
+            raise UsageError(str(exc)) from None
         if not sep or not name or not password:
-            raise UsageError("--portal-user must be NAME:PASSWORD")
+            raise UsageError("the --portal-user-file must hold NAME:PASSWORD")
         portal[name] = password
     elif "://" not in args.broker:
         portal["portal"] = secrets.token_urlsafe(12)

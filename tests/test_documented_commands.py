@@ -254,8 +254,8 @@ RUN_ELSEWHERE: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
         "e2e/stack.py",
         '"--no-reload",\n                "--with-threads"',
     ),
-    "python -m simulator fleet --count N --seed S --broker mqtt://127.0.0.1:<port> --factory-key K "
-    "--control-port P --interval 1 --speed 1": ("e2e/stack.py", '"--factory-key"'),
+    "python -m simulator fleet --count N --seed S --broker mqtt://127.0.0.1:<port> "
+    "--control-port P --interval 1 --speed 1": ("e2e/stack.py", '"--control-port"'),
     # broker.example stands for the user's own broker; the e2e stack runs the fleet on a broker URL
     "python -m simulator fleet --count 50 --broker mqtt://user:pass@broker.example:1883": (
         "e2e/stack.py",

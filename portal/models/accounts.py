@@ -10,6 +10,7 @@ from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.services.outbox.signing import new_secret
 
 
 class CompanyKind(enum.StrEnum):
@@ -27,6 +28,8 @@ class Company(db.Model):
     city: Mapped[str] = mapped_column(String(80), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime]
+    # signs the company's generic webhooks (Standard Webhooks "whsec_..."); rotated from the notifications page
+    webhook_secret: Mapped[str] = mapped_column(String(80), default=new_secret)
 
     users: Mapped[list[User]] = relationship(back_populates="company", order_by="User.id")
 

@@ -88,6 +88,8 @@ class NotificationDelivery(db.Model):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     resent_from_id: Mapped[int | None] = mapped_column(ForeignKey("notification_deliveries.id"))
+    # the message's id for receivers (``webhook-id``): kept by every retry and by a re-send of the message
+    message_id: Mapped[str] = mapped_column(String(40), index=True)
 
     policy: Mapped[NotificationPolicy | None] = relationship()
     device: Mapped[Device | None] = relationship()

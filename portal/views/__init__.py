@@ -7,7 +7,7 @@ is registered only in lab mode, so its pages do not exist at all in production.
 import importlib
 import pkgutil
 
-from flask import Flask
+from flask import Flask, request
 from flask_login import current_user
 
 # The main navigation: (endpoint, label, who sees it). Entries whose view is not registered are left out.
@@ -67,4 +67,11 @@ def register_blueprints(app: Flask) -> None:
     def vary_on_htmx(response):
         # A page and its partial share a URL: caches must keep them apart.
         response.vary.add("HX-Request")
+        return response
+
+    @app.after_request
+    def no_store_when_signed_in(response):
+        # A signed-in page holds account data: no shared or back-button cache keeps it. Static files keep theirs.
+        if request.endpoint != "static" and current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
         return response

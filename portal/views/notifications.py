@@ -40,6 +40,7 @@ def _page(status: int = 200, *, maintenance_form=None, threshold_form=None):
         "threshold_form": threshold_form or _threshold_form(),
         "event_types": EVENT_TYPES,
         "now": now,
+        "webhook_secret": policies.webhook_secret(current_user),
     }
     db.session.commit()  # the default policy, created on first visit
     return render_template(PAGE, **context), status
@@ -173,6 +174,16 @@ def delete_policy():
     db.session.commit()
     flash(f"Policy “{policy.name}” deleted.", "info")
     return redirect(url_for("notifications.index")), 303
+
+
+@bp.post("/signing-secret/rotate")
+@login_required
+def rotate_signing_secret():
+    """Replace the company's webhook signing secret with a new one."""
+    policies.rotate_webhook_secret(current_user)
+    db.session.commit()
+    flash("New signing secret made: update your webhook receivers, signatures now use it.", "success")
+    return redirect(url_for("notifications.index") + "#signing"), 303
 
 
 @bp.post("/deliveries/resend")

@@ -1,10 +1,13 @@
 """What each channel receives: the alert email, Slack, Microsoft Teams and the JSON webhook bodies.
 
 Builders are pure functions of an ``Alert`` (email needs the app's templates); the outbox sends them.
+Text that devices or users wrote (event wording, device names, sites, user names) is escaped for the
+target's markup, so it arrives as the words typed and never as a link, a mention or formatting.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -43,6 +46,30 @@ class Alert:
     details: dict = field(default_factory=dict)
 
 
+# Slack pings a whole channel on @channel, @here and @everyone; a zero-width space after "@" keeps the words
+_SLACK_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+# Adaptive Card markdown: emphasis, links, code and quotes anywhere; headings and lists at a line's start
+_TEAMS_INLINE = re.compile(r"([\\*_\[\]()`~>])")
+_TEAMS_LINE_START = re.compile(r"(?m)^(\s*)([#+-]|\d+\.)")
+
+
+def slack_escape(text: str) -> str:
+    """Text for Slack mrkdwn: ``&``, ``<``, ``>`` as Slack's entities (no <link|label>, <!channel>, <@user>),
+    and no broadcast mention."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_BROADCAST.sub("@\u200b\\1", text)
+
+
+def slack_plain(text: str) -> str:
+    """Text for a Slack plain_text object: not parsed for links, but still no broadcast mention."""
+    return _SLACK_BROADCAST.sub("@\u200b\\1", text)
+
+
+def teams_escape(text: str) -> str:
+    """Text for an Adaptive Card TextBlock or FactSet: every markdown character taken literally."""
+    return _TEAMS_LINE_START.sub(r"\1\\\2", _TEAMS_INLINE.sub(r"\\\1", text))
+
+
 def public_url(path: str) -> str:
     """An absolute link for a message read outside the portal."""
     return current_app.config.get("PUBLIC_URL", "").rstrip("/") + path
@@ -74,14 +101,21 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
     return facts
 
 
-def slack_payload(alert: Alert) -> dict:
-    """Slack incoming webhook body: ``text`` for notifications, ``blocks`` for the message."""
+def slack_payload(alert: Alert, message_id: str = "") -> dict:
+    """Slack incoming webhook body: ``text`` for notifications, ``blocks`` for the message.
+
+    The message id goes in a context line: Slack keeps no delivery id, but a reader can quote it.
+    """
     started = f" (started by {alert.started_by})" if alert.started_by else ""
-    text = f"{SEVERITY_EMOJI.get(alert.severity, '')} {alert.title}: {alert.text}{started}".strip()
+    said = slack_escape(alert.text + started)
+    text = f"{SEVERITY_EMOJI.get(alert.severity, '')} {slack_escape(alert.title)}: {said}".strip()
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": alert.title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": alert.text + started}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in _facts(alert)]},
+        {"type": "header", "text": {"type": "plain_text", "text": slack_plain(alert.title)[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": said}},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{slack_escape(v)}"} for k, v in _facts(alert)],
+        },
     ]
     if alert.link:
         blocks.append(
@@ -96,22 +130,24 @@ def slack_payload(alert: Alert) -> dict:
                 ],
             }
         )
+    if message_id:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Delivery {message_id}"}]})
     return {"text": text, "blocks": blocks}
 
 
-def teams_payload(alert: Alert) -> dict:
-    """Teams Workflows webhook body: one message carrying an Adaptive Card 1.4."""
+def teams_payload(alert: Alert, message_id: str = "") -> dict:
+    """Teams Workflows webhook body: one message carrying an Adaptive Card 1.4 (the message id as its id)."""
     body: list[dict] = [
         {
             "type": "TextBlock",
-            "text": alert.title,
+            "text": teams_escape(alert.title),
             "weight": "Bolder",
             "size": "Medium",
             "wrap": True,
             "color": SEVERITY_TEAMS_COLOR.get(alert.severity, "Default"),
         },
-        {"type": "TextBlock", "text": alert.text, "wrap": True},
-        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(alert)]},
+        {"type": "TextBlock", "text": teams_escape(alert.text), "wrap": True},
+        {"type": "FactSet", "facts": [{"title": k, "value": teams_escape(v)} for k, v in _facts(alert)]},
     ]
     card: dict = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -119,6 +155,8 @@ def teams_payload(alert: Alert) -> dict:
         "version": "1.4",
         "body": body,
     }
+    if message_id:
+        card["id"] = message_id
     if alert.link:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open in upsconnect", "url": alert.link}]
     return {
@@ -129,11 +167,15 @@ def teams_payload(alert: Alert) -> dict:
     }
 
 
-def webhook_payload(alert: Alert) -> dict:
-    """The generic JSON webhook body (schema ``upsconnect.alert/1``, documented in docs/notifications.md)."""
+def webhook_payload(alert: Alert, message_id: str = "") -> dict:
+    """The generic JSON webhook body (schema ``upsconnect.alert/1``, documented in docs/notifications.md).
+
+    JSON carries text as data, so nothing is escaped; ``id`` is the ``webhook-id`` header's value.
+    """
     data = asdict(alert)
     return {
         "schema": WEBHOOK_SCHEMA,
+        "id": message_id or None,
         "event_type": alert.event_type,
         "event_label": alert.event_label,
         "severity": alert.severity,
@@ -159,5 +201,7 @@ def webhook_payload(alert: Alert) -> dict:
     }
 
 
-def payload_for(channel: str, alert: Alert) -> dict:
-    return {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_payload}[channel](alert)
+def payload_for(channel: str, alert: Alert, message_id: str = "") -> dict:
+    """The body of one channel's message; ``message_id`` is the outbox id the receiver sees."""
+    builder = {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_payload}[channel]
+    return builder(alert, message_id)

@@ -17,6 +17,7 @@ from portal.services.alerts.channels import Alert, email_content, payload_for
 from portal.services.alerts.policies import ensure_default_policy
 from portal.services.alerts.unsubscribe import is_unsubscribed, unsubscribe_url
 from portal.services.outbox.queue import enqueue
+from portal.services.outbox.signing import new_message_id
 
 EmailFor = Callable[[str], dict]  # unsubscribe URL -> {"subject", "text", optional "html"}
 
@@ -82,18 +83,20 @@ def fan_out(
             ("webhook", policy.webhook_url),
         ):
             if url:
+                message_id = new_message_id()  # in the body too, where the channel shows no header
                 rows.append(
                     enqueue(
                         company_id,
                         channel,
                         url,
                         alert.title,
-                        payload_for(channel, alert),
+                        payload_for(channel, alert, message_id),
                         event_type=alert.event_type,
                         now=now,
                         policy_id=policy.id,
                         device_id=alert.device_id,
                         event_id=event_id,
+                        message_id=message_id,
                     )
                 )
     db.session.flush()

@@ -17,7 +17,8 @@ from portal.models import Company, NotificationDelivery, NotificationPolicy, Use
 from portal.services.accounts.users import company_created, normalize_email
 from portal.services.alerts.event_types import EVENT_TYPES, SEVERITIES
 from portal.services.errors import AccountError, DomainError, NotFound
-from portal.services.outbox.transports import valid_webhook_url
+from portal.services.outbox.signing import new_secret
+from portal.services.outbox.transports import WebhookAddressError, check_webhook_destination
 
 DEFAULT_EVENT_TYPES = [k for k in EVENT_TYPES if not k.startswith("threshold_")]
 DEFAULT_SEVERITIES = ["critical", "warning"]
@@ -135,8 +136,11 @@ def _clean(data: PolicyInput) -> dict:
     urls = {}
     for field_name in ("slack_webhook_url", "teams_webhook_url", "webhook_url"):
         url = getattr(data, field_name).strip()
-        if url and not valid_webhook_url(url):
-            raise NotificationError("A webhook address must start with http:// or https://.", field_name)
+        if url:
+            try:
+                check_webhook_destination(url)  # checked again when sending: DNS may change in between
+            except WebhookAddressError as error:
+                raise NotificationError(error.message, field_name) from None
         urls[field_name] = url
     if not recipients and not any(urls.values()):
         raise NotificationError("Add at least one email recipient or webhook.", "email_recipients")
@@ -181,3 +185,16 @@ def delete_policy(user: User, policy_id: int) -> NotificationPolicy:
     db.session.delete(policy)
     db.session.flush()
     return policy
+
+
+def webhook_secret(user: User) -> str:
+    """The secret that signs the company's generic webhooks (Standard Webhooks, ``whsec_...``)."""
+    return db.session.get(Company, user.company_id).webhook_secret
+
+
+def rotate_webhook_secret(user: User) -> str:
+    """A new signing secret for the company; webhooks sent from now on carry signatures made with it."""
+    company = db.session.get(Company, user.company_id)
+    company.webhook_secret = new_secret()
+    db.session.flush()
+    return company.webhook_secret

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import NotificationDelivery
+from portal.models import Company, NotificationDelivery
 from portal.services.errors import DomainError, NotFound
+from portal.services.outbox.signing import new_message_id
 from portal.services.outbox.transports import DeliveryError, send
 
 MAX_ATTEMPTS = 5
@@ -41,9 +42,14 @@ def enqueue(
     policy_id: int | None = None,
     device_id: int | None = None,
     event_id: int | None = None,
+    message_id: str | None = None,
 ) -> NotificationDelivery:
-    """A pending delivery in the caller's transaction; ``confidential`` bodies are erased once delivered."""
+    """A pending delivery in the caller's transaction; ``confidential`` bodies are erased once delivered.
+
+    ``message_id`` is the id receivers see; a caller that put it in the payload passes the same one.
+    """
     row = NotificationDelivery(
+        message_id=message_id or new_message_id(),
         company_id=company_id,
         policy_id=policy_id,
         device_id=device_id,
@@ -99,6 +105,7 @@ def resend(old: NotificationDelivery, *, now: datetime) -> NotificationDelivery:
         policy_id=old.policy_id,
         device_id=old.device_id,
         event_id=old.event_id,
+        message_id=old.message_id,  # the same message: a receiver that already has it may drop it
     )
     row.resent_from_id = old.id
     db.session.flush()
@@ -156,7 +163,14 @@ def deliver_due(
             continue
         row = db.session.get(NotificationDelivery, row_id)
         try:
-            send(row.channel, row.target, row.subject, row.payload)
+            send(
+                row.channel,
+                row.target,
+                row.subject,
+                row.payload,
+                message_id=row.message_id,
+                secret=db.session.get(Company, row.company_id).webhook_secret,
+            )
         except DeliveryError as error:
             row.attempts += 1
             row.last_error = error.message[:500]
