@@ -1,7 +1,7 @@
 """Who is signed in: Flask-Login wiring over server-side sign-in sessions, and the answer for a visitor
 whose session ran out."""
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.extensions import htmx, login_manager
@@ -15,7 +15,9 @@ SESSION_TOKEN_KEY = "sign_in"
 def sign_in(user: User) -> None:
     """Start a server-side session for this browser and sign the user in (the caller commits)."""
     session.clear()  # nothing from before sign-in (a pending two-factor step, an old token) carries over
-    session[SESSION_TOKEN_KEY] = sign_in_sessions.start(user, now=utcnow())
+    session[SESSION_TOKEN_KEY] = sign_in_sessions.start(
+        user, now=utcnow(), lifetime=current_app.permanent_session_lifetime
+    )
     login_user(user)
 
 
@@ -41,7 +43,11 @@ def init_app(app: Flask) -> None:
         # The signed cookie alone is not enough: its session must still exist in the database.
         if not user_id.isdigit():
             return None
-        return sign_in_sessions.user_for(int(user_id), session.get(SESSION_TOKEN_KEY, ""))
+        return sign_in_sessions.user_for(
+            int(user_id),
+            session.get(SESSION_TOKEN_KEY, ""),
+            started_after=utcnow() - app.permanent_session_lifetime,
+        )
 
     @login_manager.unauthorized_handler
     def unauthorized():

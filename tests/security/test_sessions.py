@@ -116,3 +116,18 @@ def test_the_cookie_carries_no_reusable_secret_in_the_database(app):
     row = db.session.query(SignInSession).one()
     assert row.user_id == user.id
     assert row.token_hash not in _cookie(client)
+
+
+def test_a_session_ends_at_the_latest_its_lifetime_after_sign_in(app):
+    user = make_user()
+    client = _signed_in_client(app, user)
+    copied = _cookie(client)
+    row = db.session.query(SignInSession).one()
+    row.created_at -= app.permanent_session_lifetime
+    db.session.commit()
+
+    assert _replay(app, copied).status_code == 302
+    assert client.get("/dashboard").status_code == 302
+    # The next sign-in tidies the expired row away.
+    _signed_in_client(app, user)
+    assert db.session.query(SignInSession).count() == 1
