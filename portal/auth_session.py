@@ -1,10 +1,35 @@
-"""Who is signed in: Flask-Login wiring, and the answer for a visitor whose session ran out."""
+"""Who is signed in: Flask-Login wiring over server-side sign-in sessions, and the answer for a visitor
+whose session ran out."""
 
-from flask import Flask, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, current_app, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
-from portal.extensions import db, htmx, login_manager
+from portal.extensions import htmx, login_manager
 from portal.models import User
+from portal.services.accounts import sign_in_sessions
+from portal.services.clock import utcnow
+
+SESSION_TOKEN_KEY = "sign_in"
+
+
+def sign_in(user: User) -> None:
+    """Start a server-side session for this browser and sign the user in (the caller commits)."""
+    session.clear()  # nothing from before sign-in (a pending two-factor step, an old token) carries over
+    session[SESSION_TOKEN_KEY] = sign_in_sessions.start(
+        user, now=utcnow(), lifetime=current_app.permanent_session_lifetime
+    )
+    login_user(user)
+
+
+def sign_out() -> None:
+    """End this browser's session in the database, so a copy of its cookie is worthless (the caller commits)."""
+    sign_in_sessions.end(session.get(SESSION_TOKEN_KEY, ""))
+    logout_user()
+    session.pop(SESSION_TOKEN_KEY, None)
+
+
+def current_session_token() -> str | None:
+    return session.get(SESSION_TOKEN_KEY)
 
 
 def init_app(app: Flask) -> None:
@@ -15,7 +40,14 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        # The signed cookie alone is not enough: its session must still exist in the database.
+        if not user_id.isdigit():
+            return None
+        return sign_in_sessions.user_for(
+            int(user_id),
+            session.get(SESSION_TOKEN_KEY, ""),
+            started_after=utcnow() - app.permanent_session_lifetime,
+        )
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -30,3 +62,4 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def inject_user():
         return {"current_user": current_user}
+

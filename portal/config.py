@@ -55,7 +55,13 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        # Failed sign-ins are counted per account (so one office does not lock out its colleagues) and, with
+        # a higher limit, per address (so one address cannot try many accounts quickly).
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_ADDRESS_RATE_LIMIT": _env("LOGIN_ADDRESS_RATE_LIMIT", "50 per minute"),
+        "SIGNUP_RATE_LIMIT": _env("SIGNUP_RATE_LIMIT", "10 per hour"),
+        # Proxies in front of the portal that set X-Forwarded-For/-Proto; 0 ignores those headers.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0") or 0),
         "CODE_RATE_LIMIT": _env("CODE_RATE_LIMIT", "20 per minute"),
         "CLAIM_RATE_LIMIT": _env("CLAIM_RATE_LIMIT", "10 per minute"),
         "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),

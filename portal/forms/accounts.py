@@ -1,4 +1,4 @@
-"""Sign-up, sign-in and invitation forms."""
+"""Sign-up, sign-in, invitation, password and two-factor forms."""
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, StringField
@@ -40,3 +40,18 @@ class InviteForm(FlaskForm):
 class AcceptInvitationForm(FlaskForm):
     user_name = StringField("Your name", validators=[DataRequired("Please enter your name."), Length(max=120)])
     password = PasswordField("Password", validators=[DataRequired("Please choose a password."), Length(max=200)])
+
+
+class TwoFactorForm(FlaskForm):
+    code = StringField("Authentication code", validators=[DataRequired("Please enter the code."), Length(max=32)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Please enter your current password."), Length(max=200)]
+    )
+    password = PasswordField("New password", validators=[DataRequired("Please choose a new password."), Length(max=200)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired("Please enter your password."), Length(max=200)])

@@ -1,6 +1,6 @@
 """The portal's tables, one module per idea."""
 
-from portal.models.accounts import Company, CompanyKind, Invitation, User
+from portal.models.accounts import Company, CompanyKind, Invitation, RecoveryCode, SignInSession, User
 from portal.models.devices import Device, DeviceShare, ShareStatus
 from portal.models.lab import LabClockSetting
 from portal.models.licensing import (
@@ -43,9 +43,11 @@ __all__ = [
     "NotificationUnsubscribe",
     "OrderChannel",
     "Quote",
+    "RecoveryCode",
     "RenewalNotice",
     "RenewalSupport",
     "ShareStatus",
+    "SignInSession",
     "SubscriptionSegment",
     "TelemetryRollup",
     "TelemetrySample",

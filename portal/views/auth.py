@@ -1,28 +1,34 @@
-"""Sign up, sign in, sign out."""
+"""Sign up, sign in (with a two-factor code when the user turned it on), sign out."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+import time
 
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from portal.auth_session import sign_in, sign_out
 from portal.extensions import db, limiter
-from portal.forms.accounts import SignInForm, SignUpForm
-from portal.models import CompanyKind
-from portal.services.accounts import users
+from portal.forms.accounts import SignInForm, SignUpForm, TwoFactorForm
+from portal.models import CompanyKind, User
+from portal.rate_limits import (
+    PENDING_TWO_FACTOR_KEY,
+    failed,
+    pending_two_factor_account,
+    setting,
+    sign_in_account,
+)
+from portal.services.accounts import two_factor, users
 from portal.services.clock import utcnow
 from portal.services.errors import AccountError
 from portal.views.helpers import attach_error, safe_next
 
 bp = Blueprint("auth", __name__)
 
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_email_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()
+# How long the password step stays good while the user finds their phone.
+TWO_FACTOR_WINDOW_S = 300
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(setting("SIGNUP_RATE_LIMIT"), methods=["POST"])
 def signup():
     """Create a company and its first user, then sign in."""
     if current_user.is_authenticated:
@@ -39,8 +45,8 @@ def signup():
             db.session.rollback()
             attach_error(form, error)
         else:
+            sign_in(user)
             db.session.commit()
-            login_user(user)
             flash(f"Welcome to upsconnect, {user.name}. Your company {user.company.name} is set up.", "success")
             return redirect(url_for("dashboard.index"))
     status = 422 if form.is_submitted() else 200
@@ -48,10 +54,10 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@limiter.limit(setting("LOGIN_ADDRESS_RATE_LIMIT"), methods=["POST"], deduct_when=failed)
+@limiter.limit(setting("LOGIN_RATE_LIMIT"), methods=["POST"], key_func=sign_in_account, deduct_when=failed)
 def login():
-    """Sign in with email and password (rate-limited per address and per account)."""
+    """Sign in with email and password (failures limited per account and, higher, per address)."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = SignInForm()
@@ -61,16 +67,57 @@ def login():
         except AccountError as error:
             attach_error(form, error)
         else:
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")))
+            target = safe_next(request.args.get("next"))
+            if user.two_factor_enabled:
+                # The password was right; the session only remembers that, briefly, until the code comes.
+                session.clear()
+                session[PENDING_TWO_FACTOR_KEY] = {"user": user.id, "at": int(time.time()), "next": target}
+                return redirect(url_for("auth.second_step"))
+            sign_in(user)
+            db.session.commit()
+            return redirect(target)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING_TWO_FACTOR_KEY) or {}
+    if time.time() - pending.get("at", 0) > TWO_FACTOR_WINDOW_S:
+        return None
+    return db.session.get(User, pending.get("user", 0))
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(setting("LOGIN_ADDRESS_RATE_LIMIT"), methods=["POST"], deduct_when=failed)
+@limiter.limit(setting("LOGIN_RATE_LIMIT"), methods=["POST"], key_func=pending_two_factor_account, deduct_when=failed)
+def second_step():
+    """Second sign-in step: the authenticator code or a recovery code."""
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING_TWO_FACTOR_KEY, None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            two_factor.verify(user, form.code.data, now=utcnow())
+        except AccountError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            target = session[PENDING_TWO_FACTOR_KEY]["next"]
+            sign_in(user)
+            db.session.commit()
+            return redirect(safe_next(target))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/two_factor.html", form=form), status
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out."""
-    logout_user()
+    """Sign out: this browser's session ends on the server too."""
+    sign_out()
+    db.session.commit()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

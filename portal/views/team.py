@@ -1,8 +1,9 @@
 """Co-workers: the team page, invitations and joining by an invitation link."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
+from portal.auth_session import sign_in
 from portal.extensions import db
 from portal.forms.accounts import AcceptInvitationForm, InviteForm
 from portal.services.accounts import users
@@ -71,8 +72,8 @@ def join(token: str):
             db.session.rollback()
             attach_error(form, error)
         else:
+            sign_in(user)
             db.session.commit()
-            login_user(user)
             flash(f"Welcome, {user.name}. You have joined {user.company.name}.", "success")
             return redirect(url_for("dashboard.index"))
     status = 422 if form.is_submitted() else 200

@@ -1,4 +1,5 @@
-"""Accounts: companies, users and co-worker invitations, and who may see a device (tenancy).
+"""Accounts: companies, users, co-worker invitations, sign-in sessions, two-factor sign-in, and who may see a
+device (tenancy).
 
 Every other package asks `access` which devices a user may see; nothing here knows about plans or alerts.
 """

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
 from portal.models import Company, CompanyKind, Invitation, User
+from portal.services.accounts import sign_in_sessions
 from portal.services.errors import AccountError, NotFound
 from portal.services.outbox.email_templates import render_email
 from portal.services.outbox.queue import enqueue
@@ -94,6 +95,21 @@ def authenticate(email: str, password: str) -> User:
     if not check_password_hash(user.password_hash, password or ""):
         raise AccountError(BAD_SIGN_IN)
     return user
+
+
+def change_password(user: User, current: str, new: str, *, keep_session: str | None) -> int:
+    """Set a new password (the current one is asked, sign-up's rules apply); every other session ends.
+
+    Returns how many other sessions were ended."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise AccountError("The current password is incorrect.", field="current_password")
+    _check_password(new)
+    if check_password_hash(user.password_hash, new):
+        raise AccountError("Choose a password different from the current one.", field="password")
+    user.password_hash = generate_password_hash(new)
+    ended = sign_in_sessions.end_all_but(user, keep_session)
+    db.session.flush()
+    return ended
 
 
 def _token_hash(token: str) -> str:
