@@ -156,7 +156,7 @@ def deliver_due(
             continue
         row = db.session.get(NotificationDelivery, row_id)
         try:
-            send(row.channel, row.target, row.subject, row.payload)
+            send(row.channel, row.target, row.subject, row.payload, company_id=row.company_id)
         except DeliveryError as error:
             row.attempts += 1
             row.last_error = error.message[:500]

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 
 from portal.extensions import db
 from portal.models import Company, RenewalSupport, User
+from portal.services.accounts import access
 from portal.services.accounts.users import normalize_email
 from portal.services.errors import DomainError, NotFound
 
@@ -143,15 +144,12 @@ def invites_for_reseller(user: User, now: datetime) -> list[RenewalSupport]:
 
 
 def _for_reseller(user: User, support_id: int) -> RenewalSupport:
-    support = db.session.get(RenewalSupport, support_id)
-    if support is None:
-        raise NotFound(NOT_FOUND)
-    mine = support.reseller_email == user.email or (
-        support.reseller_company_id is not None and support.reseller_company_id == user.company_id
-    )
-    if not mine:
-        raise NotFound(NOT_FOUND)
-    return support
+    def mine(support: RenewalSupport) -> bool:
+        return support.reseller_email == user.email or (
+            support.reseller_company_id is not None and support.reseller_company_id == user.company_id
+        )
+
+    return access.row_for(RenewalSupport, support_id, allowed=mine, message=NOT_FOUND)
 
 
 def respond(user: User, support_id: int, accept: bool, *, now: datetime) -> RenewalSupport:
@@ -171,9 +169,9 @@ def respond(user: User, support_id: int, accept: bool, *, now: datetime) -> Rene
 
 
 def end_as_customer(user: User, support_id: int, *, now: datetime) -> RenewalSupport:
-    support = db.session.get(RenewalSupport, support_id)
-    if support is None or support.customer_company_id != user.company_id:
-        raise NotFound(NOT_FOUND)
+    support = access.row_for(
+        RenewalSupport, support_id, allowed=lambda s: s.customer_company_id == user.company_id, message=NOT_FOUND
+    )
     return _end(support, "customer", now)
 
 
