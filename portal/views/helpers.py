@@ -18,7 +18,7 @@ from portal.services.errors import DomainError
 class IdConverter(BaseConverter):
     """`<id:name>`: a row id in a URL, 1 to MAX_ID; anything else matches no route, so it is a 404."""
 
-    regex = r"\d{1,10}"
+    regex = r"[1-9][0-9]{0,9}"  # ASCII digits without a leading zero; to_python bounds the rest
 
     def to_python(self, value: str) -> int:
         number = parse_id(value)
