@@ -61,11 +61,9 @@ def invite():
 def open_invite(token: str):
     """A reseller opens an invitation link."""
     try:
-        support = renewal_support.invite_by_token(token)
+        support = renewal_support.invite_by_token(current_user, token)
     except NotFound as error:
         abort(404, error.message)
-    if support.reseller_email != current_user.email:
-        abort(404, "This Renewal Support link is not valid.")
     return render_template(
         "renewal_support/invite.html",
         support=support,

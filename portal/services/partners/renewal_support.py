@@ -117,9 +117,10 @@ def invite(user: User, email_text: str, *, now: datetime) -> SentInvite:
     return SentInvite(support, token)
 
 
-def invite_by_token(token: str) -> RenewalSupport:
+def invite_by_token(user: User, token: str) -> RenewalSupport:
+    """The invitation a link names, for the reseller it was addressed to; NotFound for anyone else."""
     support = db.session.scalar(select(RenewalSupport).where(RenewalSupport.token_hash == _hash(token)))
-    if support is None:
+    if support is None or support.reseller_email != user.email:
         raise NotFound("This Renewal Support link is not valid.")
     return support
 
