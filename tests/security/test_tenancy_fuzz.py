@@ -6,7 +6,7 @@ request fields its views read (an AST-free scan of portal/views and portal/servi
 negative and non-numeric ids, unicode, bad dates, floats that are not numbers, missing fields, 1 MB strings.
 
 Hypothesis profile "tenancy-fuzz": 5,000 examples, no deadline, no example database; measured 260 s on
-SQLite and about 6 minutes on PostgreSQL on a shared 2-core machine, so the test has its own 900 s timeout.
+SQLite and 167 s on PostgreSQL on a shared 2-core machine (over 300 s under load), so it has a 900 s timeout.
 UPSCONNECT_FUZZ_EXAMPLES overrides the count (e.g. 1000 for a quick run, 20000 for a long one).
 """
 
@@ -101,7 +101,7 @@ def _path(rule, argument_values: dict[str, str]) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: quote(argument_values[m.group(1)], safe=""), rule.rule)
 
 
-# 5,000 requests take 4-6 minutes on a shared 2-core machine (PostgreSQL slower): above the suite's 300 s default.
+# 5,000 requests take 3-5 minutes on a shared 2-core machine under load: above the suite's 300 s default.
 @pytest.mark.timeout(900)
 def test_no_fuzzed_request_gets_a_server_error(app, monkeypatch):
     settings.load_profile("tenancy-fuzz")
