@@ -80,7 +80,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     device_link.init_app(app)
 
     from portal.views import register_blueprints
+    from portal.views.helpers import IdConverter
 
+    # `<id:...>` in every route that names a row: an id no row can have is a 404 before any query runs.
+    app.url_map.converters["id"] = IdConverter
     register_blueprints(app)
 
     from portal.services.alerts.policies import give_new_companies_the_default_policy

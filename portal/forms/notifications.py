@@ -13,6 +13,7 @@ from wtforms import (
 from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import row_id
 from portal.services.alerts.event_types import EVENT_TYPES, SEVERITIES
 
 
@@ -35,7 +36,7 @@ class PolicyForm(FlaskForm):
 
 
 class MaintenanceForm(FlaskForm):
-    device = SelectField("Device", coerce=int, validate_choice=False)
+    device = SelectField("Device", coerce=row_id, validate_choice=False)
     starts_at = DateTimeLocalField("Starts (UTC)", format="%Y-%m-%dT%H:%M")
     ends_at = DateTimeLocalField("Ends (UTC)", format="%Y-%m-%dT%H:%M")
     note = StringField("Note", validators=[Length(max=200)])

@@ -5,11 +5,13 @@ from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectMultipleField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
+from portal.forms import row_id
+
 
 class DevicesQuoteForm(FlaskForm):
     customer_name = StringField("Customer name on the quote", validators=[Optional(), Length(max=120)])
     # Choices are the devices shared with the partner; the quotes service refuses any other id.
-    device = SelectMultipleField("Devices", coerce=int, validate_choice=False)
+    device = SelectMultipleField("Devices", coerce=row_id, validate_choice=False)
 
 
 class UploadQuoteForm(FlaskForm):

@@ -103,21 +103,21 @@ def _page_or_block(device, block: str, status: int = 200, **extra):
     return render_template("devices/show.html", **context), status if status != 286 else 200
 
 
-@bp.get("/devices/<int:device_id>")
+@bp.get("/devices/<id:device_id>")
 @login_required
 def show(device_id: int):
     """A device's page: live status, charts, event log, commands and timeline."""
     return render_template("devices/show.html", **_context(_device_or_404(device_id)))
 
 
-@bp.get("/devices/<int:device_id>/live")
+@bp.get("/devices/<id:device_id>/live")
 @login_required
 def live_status(device_id: int):
     """The live status region, polled every few seconds."""
     return _page_or_block(_device_or_404(device_id), "live_status")
 
 
-@bp.get("/devices/<int:device_id>/command-log")
+@bp.get("/devices/<id:device_id>/command-log")
 @login_required
 def command_log(device_id: int):
     """The command log; answers 286 (htmx: stop polling) once no command is under way."""
@@ -129,14 +129,14 @@ def command_log(device_id: int):
     return render_template("devices/show.html", **context)
 
 
-@bp.get("/devices/<int:device_id>/events")
+@bp.get("/devices/<id:device_id>/events")
 @login_required
 def events(device_id: int):
     """The event log, filtered by severity."""
     return _page_or_block(_device_or_404(device_id), "event_log")
 
 
-@bp.get("/devices/<int:device_id>/history.json")
+@bp.get("/devices/<id:device_id>/history.json")
 @login_required
 def history(device_id: int):
     """Chart series for one range (1h, 24h, 7d, 30d), uPlot-ready."""
@@ -153,7 +153,7 @@ def history(device_id: int):
     return jsonify(data)
 
 
-@bp.get("/devices/<int:device_id>/outlet-reboot")
+@bp.get("/devices/<id:device_id>/outlet-reboot")
 @login_required
 def confirm_reboot(device_id: int):
     """The confirmation step before an outlet group is power-cycled."""
@@ -164,7 +164,7 @@ def confirm_reboot(device_id: int):
     return _page_or_block(device, "actions", confirm_group=group)
 
 
-@bp.post("/devices/<int:device_id>/commands")
+@bp.post("/devices/<id:device_id>/commands")
 @login_required
 def send_command(device_id: int):
     """Send a remote command the device's plan allows."""
@@ -193,7 +193,7 @@ def send_command(device_id: int):
     return redirect(url_for("devices.show", device_id=device.id)), 303
 
 
-@bp.post("/devices/<int:device_id>/remove")
+@bp.post("/devices/<id:device_id>/remove")
 @login_required
 def remove(device_id: int):
     """Remove a device from the owner's company (owners only)."""

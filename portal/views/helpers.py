@@ -7,10 +7,39 @@ import tempfile
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Response, send_file, url_for
+from flask import Response, abort, send_file, url_for
 from flask_wtf import FlaskForm
+from werkzeug.routing import BaseConverter, ValidationError
 
+from portal.services.accounts.access import parse_id
 from portal.services.errors import DomainError
+
+
+class IdConverter(BaseConverter):
+    """`<id:name>`: a row id in a URL, 1 to MAX_ID; anything else matches no route, so it is a 404."""
+
+    regex = r"[1-9][0-9]{0,9}"  # ASCII digits without a leading zero; to_python bounds the rest
+
+    def to_python(self, value: str) -> int:
+        number = parse_id(value)
+        if number is None:
+            raise ValidationError
+        return number
+
+    def to_url(self, value: int) -> str:
+        return str(int(value))
+
+
+def id_or_404(raw: str | None, message: str | None = None) -> int:
+    """An id posted in a form or query field; one that cannot name a row is a 404, as by URL."""
+    number = parse_id(raw)
+    if number is None:
+        abort(404, message)
+    return number
+
+
+def ids_or_404(values: list[str], message: str | None = None) -> list[int]:
+    return [id_or_404(value, message) for value in values]
 
 
 def safe_next(target: str | None, default_endpoint: str = "dashboard.index") -> str:

@@ -10,10 +10,15 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
+
+from portal.services.accounts.access import company_addresses
+from portal.services.outbox.transports import LAB_COMPANY_HEADER
 
 LAB_ONLY = True
 MESSAGE_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,120}\.eml$")
+
+NO_MESSAGE = "No such message in the lab outbox."
 
 bp = Blueprint("lab_outbox", __name__, url_prefix="/lab/outbox")
 
@@ -26,6 +31,12 @@ class Message:
     subject: str
     date: str
     body: str
+    company: str  # the company the message was sent for (lab mode stamps it), "" if none
+
+
+def _readable_by(message: Message, addresses: set[str], company_id: int) -> bool:
+    """A company reads mail sent for it, or addressed to one of its users; never another company's codes."""
+    return message.company == str(company_id) or message.to.strip().lower() in addresses
 
 
 def outbox_folder() -> Path:
@@ -58,7 +69,15 @@ def _read(folder: Path, name: str, with_body: bool = True) -> Message:
         subject=str(message.get("Subject", "")),
         date=when,
         body=body,
+        company=str(message.get(LAB_COMPANY_HEADER, "")),
     )
+
+
+def _readable(folder: Path, with_body: bool = False) -> list[Message]:
+    """The newest messages this signed-in company may read."""
+    addresses = company_addresses(current_user)
+    messages = (_read(folder, name, with_body=with_body) for name in _names(folder)[:2000])
+    return [m for m in messages if _readable_by(m, addresses, current_user.company_id)][:200]
 
 
 @bp.get("")
@@ -66,7 +85,7 @@ def _read(folder: Path, name: str, with_body: bool = True) -> Message:
 def index():
     """The lab mail server's messages, newest first."""
     folder = outbox_folder()
-    messages = [_read(folder, name, with_body=False) for name in _names(folder)[:200]]
+    messages = _readable(folder)
     return render_template("lab/outbox.html", messages=messages, folder=folder)
 
 
@@ -77,5 +96,8 @@ def show(name: str):
     folder = outbox_folder()
     # Only names listed in the folder itself: no path can reach a file outside it.
     if not MESSAGE_NAME.match(name) or name not in _names(folder):
-        abort(404, "No such message in the lab outbox.")
-    return render_template("lab/outbox_message.html", message=_read(folder, name))
+        abort(404, NO_MESSAGE)
+    message = _read(folder, name)
+    if not _readable_by(message, company_addresses(current_user), current_user.company_id):
+        abort(404, NO_MESSAGE)
+    return render_template("lab/outbox_message.html", message=message)

@@ -11,7 +11,7 @@ from portal.services.alerts.event_types import EVENT_TYPES
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.outbox.queue import DELIVERY_NOT_FOUND
-from portal.views.helpers import attach_error
+from portal.views.helpers import attach_error, id_or_404
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 PAGE = "notifications/index.html"
@@ -86,10 +86,7 @@ def _policy_page(form: PolicyForm, policy=None, status: int = 200):
 
 def _form_id(name: str, message: str) -> int:
     """An id posted in a hidden field (ids of rows stay out of state-changing URLs)."""
-    value = request.form.get(name, "")
-    if not (value.isascii() and value.isdigit()):
-        abort(404, message)
-    return int(value)
+    return id_or_404(request.form.get(name), message)
 
 
 def _policy_or_404(policy_id: int):
@@ -128,7 +125,7 @@ def create_policy():
     return redirect(url_for("notifications.index")), 303
 
 
-@bp.get("/policies/<int:policy_id>")
+@bp.get("/policies/<id:policy_id>")
 @login_required
 def edit_policy(policy_id: int):
     """The form to edit a notification policy."""

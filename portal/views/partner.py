@@ -11,13 +11,12 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx, limiter
 from portal.forms.partner import AssignForm, OrderForm
-from portal.models import Entitlement
 from portal.services.accounts import access
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.licensing import entitlements
 from portal.services.partners import assignment_preview, license_orders, shared_devices
-from portal.views.helpers import attach_error
+from portal.views.helpers import attach_error, ids_or_404
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
@@ -109,15 +108,6 @@ def place_order():
 # Assignment -----------------------------------------------------------------------------------
 
 
-def _ids(values: list[str]) -> list[int]:
-    ids = []
-    for value in values:
-        if not value.isascii() or not value.isdigit():
-            abort(404)
-        ids.append(int(value))
-    return ids
-
-
 def _devices_or_404(ids: list[int]):
     """The devices in the order given; a device the user may not act on is a 404, as by URL."""
     try:
@@ -161,7 +151,7 @@ def _summary_or_none(code: str):
 @login_required
 def assign():
     """Choose devices to assign licenses from an activation code to."""
-    selected = _ids(request.args.getlist("device"))
+    selected = ids_or_404(request.args.getlist("device"))
     _devices_or_404(selected)
     return _select_page(AssignForm(formdata=None), selected)
 
@@ -173,7 +163,7 @@ def assign():
 def assign_preview():
     """Preview the terms each chosen device would get, without writing."""
     form = AssignForm()
-    selected = _ids(request.form.getlist("device"))
+    selected = ids_or_404(request.form.getlist("device"))
     devices = _devices_or_404(selected)
     if request.form.get("start"):
         # Arriving from Verify Activation Code: the code is filled in, nothing is checked yet.
@@ -199,7 +189,7 @@ def assign_preview():
 def assign_confirm():
     """Assign one license from the code to each chosen device."""
     form = AssignForm()
-    selected = _ids(request.form.getlist("device"))
+    selected = ids_or_404(request.form.getlist("device"))
     devices = _devices_or_404(selected)
     if not form.validate_on_submit():
         return _select_page(form, selected, 422)
@@ -221,12 +211,10 @@ def assign_confirm():
 @login_required
 def assign_done():
     """The terms just assigned, after confirming."""
-    ids = _ids(request.args.getlist("entitlement"))
-    if not ids:
-        abort(404)
-    assigned = [db.session.get(Entitlement, entitlement_id) for entitlement_id in ids]
-    if any(e is None or not access.may_act_on(current_user, e.device) for e in assigned):
-        abort(404, access.NOT_FOUND)
+    try:
+        assigned = assignment_preview.assignments_for(current_user, ids_or_404(request.args.getlist("entitlement")))
+    except NotFound as error:
+        abort(404, error.message)
     code = assigned[0].activation_code
     return render_template(
         "partner/assign_done.html",

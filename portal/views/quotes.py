@@ -67,6 +67,8 @@ def from_devices():
     if form.validate():
         try:
             lines = quotes.lines_from_devices(current_user, form.device.data or [], today=clock().today())
+        except NotFound:
+            abort(404, access.NOT_FOUND)
         except DomainError as error:
             attach_error(form, error)
         else:

@@ -9,7 +9,7 @@ from portal.services.alerts.reseller_invite import queue_reseller_invite
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.partners import renewal_support
-from portal.views.helpers import attach_error
+from portal.views.helpers import attach_error, id_or_404
 
 bp = Blueprint("renewal_support", __name__, url_prefix="/renewal-support")
 PAGE = "renewal_support/index.html"
@@ -61,11 +61,9 @@ def invite():
 def open_invite(token: str):
     """A reseller opens an invitation link."""
     try:
-        support = renewal_support.invite_by_token(token)
+        support = renewal_support.invite_by_token(current_user, token)
     except NotFound as error:
         abort(404, error.message)
-    if support.reseller_email != current_user.email:
-        abort(404, "This Renewal Support link is not valid.")
     return render_template(
         "renewal_support/invite.html",
         support=support,
@@ -75,10 +73,7 @@ def open_invite(token: str):
 
 
 def _act(action, message: str):
-    value = request.form.get("support", "")
-    if not (value.isascii() and value.isdigit()):
-        abort(404, renewal_support.NOT_FOUND)
-    support_id = int(value)
+    support_id = id_or_404(request.form.get("support"), renewal_support.NOT_FOUND)
     try:
         action(current_user, support_id, now=clock().now())
     except NotFound:

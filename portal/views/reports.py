@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.reports import my_reports, outages
-from portal.views.helpers import send_xlsx
+from portal.views.helpers import id_or_404, send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -23,9 +23,7 @@ def _customer_id() -> int | None:
     raw = request.args.get("customer", "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
-        abort(404)
-    customer_id = int(raw)
+    customer_id = id_or_404(raw)
     try:
         my_reports.check_customer(current_user, customer_id)
     except NotFound:

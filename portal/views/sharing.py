@@ -9,7 +9,7 @@ from portal.forms.sharing import AcceptShareForm, ShareForm
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.partners import sharing
-from portal.views.helpers import attach_error
+from portal.views.helpers import attach_error, id_or_404
 
 bp = Blueprint("sharing", __name__)
 
@@ -41,14 +41,14 @@ def _device_page(device, form: ShareForm, status: int = 200):
     return render_template("sharing/device.html", **context), status
 
 
-@bp.get("/devices/<int:device_id>/sharing")
+@bp.get("/devices/<id:device_id>/sharing")
 @login_required
 def device_shares(device_id: int):
     """Who a device is shared with (owners only)."""
     return _device_page(_owned_device_or_404(device_id), ShareForm())
 
 
-@bp.post("/devices/<int:device_id>/sharing")
+@bp.post("/devices/<id:device_id>/sharing")
 @login_required
 def share(device_id: int):
     """Share a device with a partner or co-owner by email."""
@@ -79,13 +79,10 @@ def share(device_id: int):
 
 
 def _share_id() -> int:
-    value = request.form.get("share", "")
-    if not (value.isascii() and value.isdigit()):
-        abort(404, sharing.SHARE_NOT_FOUND)
-    return int(value)
+    return id_or_404(request.form.get("share"), sharing.SHARE_NOT_FOUND)
 
 
-@bp.post("/devices/<int:device_id>/sharing/revoke")
+@bp.post("/devices/<id:device_id>/sharing/revoke")
 @login_required
 def revoke_owner(device_id: int):
     """The owner ends a share."""

@@ -8,6 +8,7 @@ from jinja2_fragments.flask import render_block
 
 from portal.extensions import db, htmx
 from portal.forms.subscriptions import CardForm
+from portal.services.accounts.access import parse_id
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.licensing import online_purchase, subscription_overview
@@ -20,7 +21,8 @@ DEFAULT_SKU = "SCSTD1Y"
 
 
 def _selected_ids(values: list[str]) -> list[int]:
-    return sorted({int(value) for value in values if value.isdigit()})[:100]
+    # An id no row can have is left out, like an unticked box; the cart then names what is missing.
+    return sorted({number for value in values if (number := parse_id(value)) is not None})[:100]
 
 
 @bp.get("")

@@ -19,16 +19,20 @@ def lab_mail(app, tmp_path):
 
 def test_sent_mail_lands_in_the_folder_and_reads_in_the_outbox_newest_first(app, cast, lab_mail):
     with app.test_request_context():
-        send_email("first@x.example", "First message", "Hello first\nline two")
-        send_email("second@x.example", "Second message", "Hello second")
+        # Sent for the partner's company (an Installer Email, say), then one addressed to the partner's user.
+        send_email("first@x.example", "First message", "Hello first\nline two", company_id=cast.partner.company_id)
+        send_email(cast.partner.email, "Second message", "Hello second")
+        send_email(cast.owner.email, "Someone else's code", "Code 1234")
     files = sorted(lab_mail.folder.glob("*.eml"))
-    assert len(files) == 2
+    assert len(files) == 3
     client = client_for(app, cast.partner)
     page = client.get("/lab/outbox").get_data(as_text=True)
     assert page.index("Second message") < page.index("First message")
     assert "first@x.example" in page
+    assert "Someone else" not in page
     message = client.get(f"/lab/outbox/{files[0].name}").get_data(as_text=True)
     assert "First message" in message and "Hello first\nline two" in message and "first@x.example" in message
+    assert client.get(f"/lab/outbox/{files[2].name}").status_code == 404
 
 
 def test_outbox_never_reads_outside_its_folder(app, cast, lab_mail, tmp_path):

@@ -31,7 +31,7 @@ def test_every_state_change_is_refused_without_a_csrf_token(csrf_app):
     rules = list(_state_changing_rules(csrf_app))
     assert len(rules) >= 5
     for method, rule in rules:
-        url = rule.rule.replace("<token>", "x").replace("<int:device_id>", "1")
+        url = rule.rule.replace("<token>", "x").replace("<id:device_id>", "1")
         response = client.open(url, method=method, data={})
         assert response.status_code == 400, f"{method} {rule.rule} answered {response.status_code}"
         assert "The form expired" in response.get_data(as_text=True)

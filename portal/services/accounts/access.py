@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import Select, exists, or_, select
 
 from portal.extensions import db
@@ -9,6 +12,33 @@ from portal.models import Device, DeviceShare, ShareStatus, User
 from portal.services.errors import NotFound
 
 NOT_FOUND = "No such device in your account."
+# The largest PostgreSQL integer: a larger id names no row, so it is "not found" rather than a database error.
+MAX_ID = 2**31 - 1
+Row = TypeVar("Row")
+
+
+def parse_id(raw: object) -> int | None:
+    """An id typed in a URL, form or query, or None when it cannot name a row (not ASCII digits, 0, too large)."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+def row_for(model: type[Row], row_id: int | str, *, allowed: Callable[[Row], bool], message: str) -> Row:
+    """The one tenancy-checked lookup: the row if `allowed(row)`; NotFound otherwise, so guessing ids reveals nothing."""
+    if isinstance(row_id, int) and not 0 < row_id <= MAX_ID:
+        raise NotFound(message)
+    row = db.session.get(model, row_id)
+    if row is None or not allowed(row):
+        raise NotFound(message)
+    return row
+
+
+def company_row(user: User, model: type[Row], row_id: int, *, message: str) -> Row:
+    """A row that belongs to one company (its `company_id`), if it is the user's company."""
+    return row_for(model, row_id, allowed=lambda row: row.company_id == user.company_id, message=message)
 
 
 def _shared_with(company_id: int):
@@ -48,7 +78,14 @@ def is_owner(user: User, device: Device) -> bool:
 
 def device_for(user: User, device_id: int) -> Device:
     """The device if this user may act on it; NotFound otherwise, so guessing ids reveals nothing."""
-    device = db.session.get(Device, device_id)
-    if device is None or not may_act_on(user, device):
-        raise NotFound(NOT_FOUND)
-    return device
+    return row_for(Device, device_id, allowed=lambda device: may_act_on(user, device), message=NOT_FOUND)
+
+
+def owned_device(user: User, device_id: int) -> Device:
+    """The device if the user's company owns it (sharing, maintenance windows); NotFound otherwise."""
+    return row_for(Device, device_id, allowed=lambda device: is_owner(user, device), message=NOT_FOUND)
+
+
+def company_addresses(user: User) -> set[str]:
+    """The email addresses of the user's company, lower-cased."""
+    return {email.lower() for email in db.session.scalars(select(User.email).where(User.company_id == user.company_id))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from portal.models import NotificationDelivery, User
+from portal.services.accounts import access
 from portal.services.alerts.unsubscribe import is_unsubscribed
 from portal.services.outbox import queue as outbox
 from portal.services.outbox.queue import ResendRefused
@@ -32,7 +33,7 @@ def _unsubscribe_scope(row: NotificationDelivery) -> str | None:
 
 def resend(user: User, delivery_id: int, *, now: datetime) -> NotificationDelivery:
     """Queue the message again, unless its address has unsubscribed from it since."""
-    old = outbox.company_delivery(user.company_id, delivery_id)
+    old = access.company_row(user, NotificationDelivery, delivery_id, message=outbox.DELIVERY_NOT_FOUND)
     scope = _unsubscribe_scope(old)
     if scope is not None and is_unsubscribed(old.company_id, scope, old.target):
         raise ResendRefused(f"{old.target} unsubscribed from these emails, so it was not sent again.")

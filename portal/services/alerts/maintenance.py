@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Device, MaintenanceWindow, User
-from portal.services.errors import DomainError, NotFound
+from portal.services.accounts import access
+from portal.services.errors import DomainError
 
 MAX_WINDOW = timedelta(days=31)
 
@@ -57,9 +58,7 @@ def maintenance_windows(user: User, now: datetime) -> list[MaintenanceWindow]:
 def add_maintenance(
     user: User, device_id: int, starts_at: datetime, ends_at: datetime, note: str, *, now: datetime
 ) -> MaintenanceWindow:
-    device = db.session.get(Device, device_id)
-    if device is None or device.owner_company_id != user.company_id:
-        raise NotFound("No such device in your account.")
+    device = access.owned_device(user, device_id)
     if ends_at <= starts_at:
         raise MaintenanceError("The window must end after it starts.", "ends_at")
     if ends_at <= now:
@@ -81,8 +80,6 @@ def add_maintenance(
 
 
 def delete_maintenance(user: User, window_id: int) -> None:
-    window = db.session.get(MaintenanceWindow, window_id)
-    if window is None or window.company_id != user.company_id:
-        raise NotFound("No such maintenance window in your account.")
+    window = access.company_row(user, MaintenanceWindow, window_id, message="No such maintenance window in your account.")
     db.session.delete(window)
     db.session.flush()

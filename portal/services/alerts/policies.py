@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import Company, NotificationDelivery, NotificationPolicy, User
+from portal.services.accounts import access
 from portal.services.accounts.users import company_created, normalize_email
 from portal.services.alerts.event_types import EVENT_TYPES, SEVERITIES
-from portal.services.errors import AccountError, DomainError, NotFound
+from portal.services.errors import AccountError, DomainError
 from portal.services.outbox.signing import new_secret
 from portal.services.outbox.transports import WebhookAddressError, check_webhook_destination
 
@@ -95,10 +96,7 @@ def policies(user: User, now: datetime) -> list[NotificationPolicy]:
 
 
 def policy_for(user: User, policy_id: int) -> NotificationPolicy:
-    policy = db.session.get(NotificationPolicy, policy_id)
-    if policy is None or policy.company_id != user.company_id:
-        raise NotFound(POLICY_NOT_FOUND)
-    return policy
+    return access.company_row(user, NotificationPolicy, policy_id, message=POLICY_NOT_FOUND)
 
 
 def _recipients(typed: str) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import Company, NotificationDelivery
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError
 from portal.services.outbox.signing import new_message_id
 from portal.services.outbox.transports import DeliveryError, send
 
@@ -78,14 +78,6 @@ def company_log(company_id: int, *, limit: int = 50, status: str | None = None) 
     if status in STATUSES:
         query = query.where(NotificationDelivery.status == status)
     return list(db.session.scalars(query.order_by(NotificationDelivery.id.desc()).limit(limit)))
-
-
-def company_delivery(company_id: int, delivery_id: int) -> NotificationDelivery:
-    """One of the company's deliveries; NotFound for anyone else's."""
-    row = db.session.get(NotificationDelivery, delivery_id)
-    if row is None or row.company_id != company_id:
-        raise NotFound(DELIVERY_NOT_FOUND)
-    return row
 
 
 def resend(old: NotificationDelivery, *, now: datetime) -> NotificationDelivery:
@@ -170,6 +162,7 @@ def deliver_due(
                 row.payload,
                 message_id=row.message_id,
                 secret=db.session.get(Company, row.company_id).webhook_secret,
+                company_id=row.company_id,
             )
         except DeliveryError as error:
             row.attempts += 1

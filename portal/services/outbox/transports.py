@@ -102,9 +102,17 @@ def check_webhook_destination(url: str) -> None:
     public_addresses(url, allow_loopback=bool(current_app.config.get("LAB_MODE")))
 
 
-def build_message(to: str, subject: str, text: str, *, html: str | None = None) -> EmailMessage:
+# In lab mode each message names the company it was sent for, so the Lab Outbox shows a company only its own mail.
+LAB_COMPANY_HEADER = "X-Upsconnect-Company"
+
+
+def build_message(
+    to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None
+) -> EmailMessage:
     """One email from the configured sender, plain text with an optional HTML alternative."""
     message = EmailMessage()
+    if company_id is not None and current_app.config.get("LAB_MODE"):
+        message[LAB_COMPANY_HEADER] = str(company_id)
     message["From"] = current_app.config["MAIL_SENDER"]
     message["To"] = to
     message["Subject"] = subject
@@ -115,11 +123,11 @@ def build_message(to: str, subject: str, text: str, *, html: str | None = None) 
     return message
 
 
-def send_email(to: str, subject: str, text: str, *, html: str | None = None) -> None:
+def send_email(to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None) -> None:
     """Hand one message to the configured SMTP server, or DeliveryError saying which server failed."""
     config = current_app.config
     server, port = config["MAIL_SERVER"], config["MAIL_PORT"]
-    message = build_message(to, subject, text, html=html)
+    message = build_message(to, subject, text, html=html, company_id=company_id)
     try:
         with smtplib.SMTP(server, port, timeout=SMTP_TIMEOUT_S) as smtp:
             if config["MAIL_USE_TLS"]:
@@ -196,14 +204,17 @@ def post_bytes(url: str, data: bytes, *, headers: dict[str, str] | None = None) 
     raise DeliveryError(f"{host} could not be reached: {last_error}")
 
 
-def send(channel: str, target: str, subject: str, payload: dict, *, message_id: str = "", secret: str = "") -> None:
+def send(
+    channel: str, target: str, subject: str, payload: dict, *, message_id: str = "", secret: str = "",
+    company_id: int | None = None,
+) -> None:
     """Deliver one stored message by its channel's transport; DeliveryError when it was not accepted.
 
     The generic webhook is signed with the company's secret (Standard Webhooks); every HTTP channel
     carries the message id, the same on every retry, so a receiver can drop a repeat.
     """
     if channel == "email":
-        send_email(target, subject, payload.get("text", ""), html=payload.get("html") or None)
+        send_email(target, subject, payload.get("text", ""), html=payload.get("html") or None, company_id=company_id)
     elif channel == "webhook" and secret:
         data = json.dumps(payload).encode()
         # wall time, not the lab clock: the receiver checks it against its own clock

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from portal.models import Device, Entitlement, User
+from portal.services.accounts import access
+from portal.services.errors import NotFound
 from portal.services.licensing import entitlements
 from portal.services.licensing.entitlements import CodeSummary
 from portal.services.licensing.plans import Plan
@@ -63,6 +65,35 @@ def preview(actor: User, summary: CodeSummary, devices: list[Device], *, today: 
     """The dry run of assign_from_code: the very same checks, no writes."""
     entitlements.check_assignment(actor, summary, devices)
     return [preview_device(device, summary, today=today) for device in devices]
+
+
+ASSIGNMENT_NOT_FOUND = "No such license assignment in your account."
+
+
+def holds_code(user: User, entitlement: Entitlement) -> bool:
+    """The company that holds the code behind an assignment: the one that ordered the code, or whose user typed it.
+
+    Only that company may read the code and what is left on it; the device's owner and other partners it is
+    shared with see the device's new term on its own page instead.
+    """
+    code = entitlement.activation_code
+    if code is None or not access.may_act_on(user, entitlement.device):
+        return False
+    typed_by_us = entitlement.assigned_by is not None and entitlement.assigned_by.company_id == user.company_id
+    return typed_by_us or code.order.ordered_by_company_id == user.company_id
+
+
+def assignments_for(user: User, entitlement_ids: list[int]) -> list[Entitlement]:
+    """The assignments just made, all from one code the user's company holds; NotFound otherwise."""
+    if not entitlement_ids:
+        raise NotFound(ASSIGNMENT_NOT_FOUND)
+    assigned = [
+        access.row_for(Entitlement, i, allowed=lambda e: holds_code(user, e), message=ASSIGNMENT_NOT_FOUND)
+        for i in entitlement_ids
+    ]
+    if len({e.activation_code_id for e in assigned}) != 1:
+        raise NotFound(ASSIGNMENT_NOT_FOUND)
+    return assigned
 
 
 def assigned_terms(

@@ -71,10 +71,8 @@ def lines_from_devices(user: User, device_ids: Sequence[int], *, today: date) ->
         )
     )
     if shared != set(wanted):
-        raise QuoteError(
-            "Some selected devices are not shared with your company. Reload the page and select again.",
-            field="device",
-        )
+        # Like any device the user may not act on: not found, so guessing ids reveals nothing.
+        raise NotFound(access.NOT_FOUND)
     rows = my_reports.device_rows(user, today=today, device_ids=wanted)
     return [_stored(row) for row in rows]
 
@@ -114,10 +112,12 @@ def quote_for(user: User, quote_id: str) -> Quote:
         key = str(uuid.UUID(str(quote_id)))
     except ValueError:
         raise NotFound(NOT_FOUND) from None
-    quote = db.session.get(Quote, key)
-    if quote is None or not user.company.is_partner or quote.partner_company_id != user.company_id:
-        raise NotFound(NOT_FOUND)
-    return quote
+    return access.row_for(
+        Quote,
+        key,
+        allowed=lambda quote: user.company.is_partner and quote.partner_company_id == user.company_id,
+        message=NOT_FOUND,
+    )
 
 
 def recent_quotes(user: User, limit: int = 20) -> list[Quote]:

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 
 from portal.extensions import db
 from portal.models import Company, RenewalSupport, User
+from portal.services.accounts import access
 from portal.services.accounts.users import normalize_email
 from portal.services.errors import DomainError, NotFound
 
@@ -116,9 +117,10 @@ def invite(user: User, email_text: str, *, now: datetime) -> SentInvite:
     return SentInvite(support, token)
 
 
-def invite_by_token(token: str) -> RenewalSupport:
+def invite_by_token(user: User, token: str) -> RenewalSupport:
+    """The invitation a link names, for the reseller it was addressed to; NotFound for anyone else."""
     support = db.session.scalar(select(RenewalSupport).where(RenewalSupport.token_hash == _hash(token)))
-    if support is None:
+    if support is None or support.reseller_email != user.email:
         raise NotFound("This Renewal Support link is not valid.")
     return support
 
@@ -143,15 +145,12 @@ def invites_for_reseller(user: User, now: datetime) -> list[RenewalSupport]:
 
 
 def _for_reseller(user: User, support_id: int) -> RenewalSupport:
-    support = db.session.get(RenewalSupport, support_id)
-    if support is None:
-        raise NotFound(NOT_FOUND)
-    mine = support.reseller_email == user.email or (
-        support.reseller_company_id is not None and support.reseller_company_id == user.company_id
-    )
-    if not mine:
-        raise NotFound(NOT_FOUND)
-    return support
+    def mine(support: RenewalSupport) -> bool:
+        return support.reseller_email == user.email or (
+            support.reseller_company_id is not None and support.reseller_company_id == user.company_id
+        )
+
+    return access.row_for(RenewalSupport, support_id, allowed=mine, message=NOT_FOUND)
 
 
 def respond(user: User, support_id: int, accept: bool, *, now: datetime) -> RenewalSupport:
@@ -171,9 +170,9 @@ def respond(user: User, support_id: int, accept: bool, *, now: datetime) -> Rene
 
 
 def end_as_customer(user: User, support_id: int, *, now: datetime) -> RenewalSupport:
-    support = db.session.get(RenewalSupport, support_id)
-    if support is None or support.customer_company_id != user.company_id:
-        raise NotFound(NOT_FOUND)
+    support = access.row_for(
+        RenewalSupport, support_id, allowed=lambda s: s.customer_company_id == user.company_id, message=NOT_FOUND
+    )
     return _end(support, "customer", now)
 
 

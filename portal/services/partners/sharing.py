@@ -170,26 +170,20 @@ def accept_share(user: User, code_text: str, *, now: datetime) -> DeviceShare:
     return share
 
 
-def _share_row(share_id: int) -> DeviceShare:
-    share = db.session.get(DeviceShare, share_id)
-    if share is None:
-        raise NotFound(SHARE_NOT_FOUND)
-    return share
-
-
 def revoke_as_owner(owner: User, device: Device, share_id: int, *, now: datetime) -> DeviceShare:
     """The owner ends a pending or active share of its device."""
-    share = _share_row(share_id)
-    if share.device_id != device.id or not access.is_owner(owner, device):
-        raise NotFound(SHARE_NOT_FOUND)
+    share = access.row_for(
+        DeviceShare,
+        share_id,
+        allowed=lambda share: share.device_id == device.id and access.is_owner(owner, device),
+        message=SHARE_NOT_FOUND,
+    )
     return _revoke(share, now)
 
 
 def revoke_as_recipient(user: User, share_id: int, *, now: datetime) -> DeviceShare:
     """The recipient ends an active share with its company, or declines one addressed to its email."""
-    share = _share_row(share_id)
-    if not _is_recipient(user, share):
-        raise NotFound(SHARE_NOT_FOUND)
+    share = access.row_for(DeviceShare, share_id, allowed=lambda share: _is_recipient(user, share), message=SHARE_NOT_FOUND)
     return _revoke(share, now)
 
 
@@ -233,7 +227,4 @@ def incoming_shares(user: User) -> tuple[list[DeviceShare], list[DeviceShare]]:
 
 def device_for_owner(user: User, device_id: int) -> Device:
     """The device if the user's company owns it; NotFound otherwise (recipients do not manage shares)."""
-    device = access.device_for(user, device_id)
-    if not access.is_owner(user, device):
-        raise NotFound(access.NOT_FOUND)
-    return device
+    return access.owned_device(user, device_id)
