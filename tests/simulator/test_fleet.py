@@ -60,6 +60,9 @@ def test_a_killed_device_leaves_its_last_will(broker, identities, watcher_factor
     with make_fleet(broker, identities) as fleet:
         wait_until(lambda: fleet.connected_count() == len(identities), what="all connected")
         victim = identities[0].serial
+        # The device must have said "online" before it dies: killed with that PUBLISH still in flight, the
+        # embedded broker may deliver it after the will, and the last word would be "online".
+        wait_until(lambda: watcher.topic(f"ups/{victim}/state"), what="the victim's online state")
         fleet.kill_device(victim)
         wait_until(
             lambda: (
