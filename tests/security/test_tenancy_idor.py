@@ -122,6 +122,14 @@ NO_OBJECT = {
             "notifications.save_thresholds", "partner.orders", "partner.place_order", "partner.shared_with_me",
             "quotes.index", "quotes.upload", "renewal_support.index", "renewal_support.invite", "reports.index",
             "sharing.index", "sharing.accept", "subscriptions.overview", "team.index", "team.invite",
+            "notifications.rotate_signing_secret",
+        )
+    },
+    **{
+        endpoint: "the signed-in user's own account (or the sign-in under way in the session): no id is read"
+        for endpoint in (
+            "account.security", "account.change_password", "account.two_factor_enrol", "account.two_factor_confirm",
+            "account.two_factor_disable", "auth.second_step",
         )
     },
 }

@@ -292,9 +292,12 @@ def _post(client, filename: str, data: bytes):
 
 
 def _timed(client, filename: str, data: bytes):
-    started = time.perf_counter()
+    """The response and the worker's CPU seconds on it: the test client runs the app on this thread, and CPU
+    time measures the work the upload costs, not what the neighbours on a shared test machine are doing."""
+    client.get("/quotes/")  # the page's templates compiled first: that is a one-off, not the upload's cost
+    started = time.thread_time()
     response = _post(client, filename, data)
-    return response, time.perf_counter() - started
+    return response, time.thread_time() - started
 
 
 def _memory_growth(client, filename: str, data: bytes) -> int:
