@@ -63,6 +63,14 @@ def register_blueprints(app: Flask) -> None:
 
         return {"lab_today": clock().today()}
 
+    @app.before_request
+    def refuse_nul_characters():
+        # No text a person types holds NUL, and PostgreSQL cannot store or compare it: refuse it plainly.
+        values = [*request.args.values(), *(request.form.values() if request.mimetype != "multipart/form-data" else ())]
+        if any("\x00" in value for value in values):
+            return "Text may not contain NUL characters.", 400
+        return None
+
     @app.after_request
     def vary_on_htmx(response):
         # A page and its partial share a URL: caches must keep them apart.

@@ -173,3 +173,13 @@ def test_impossible_ids_are_not_found_in_urls_forms_and_queries(app, monkeypatch
         assert client.post("/notifications/maintenance", data=maintenance).status_code == 422
         assert client.post("/quotes/from-devices", data={"device": bad}).status_code == 404  # the owner is no partner
         assert client.get("/subscriptions/buy", query_string={"device": bad}).status_code < 500
+
+
+def test_a_nul_character_in_a_query_or_form_is_refused_plainly(app, client):
+    """Found by the fuzz on PostgreSQL: `/dashboard?q=%00` reached the database, which cannot compare NUL."""
+    from tests.portal.factories import login, make_user
+
+    login(client, make_user())
+    assert client.get("/dashboard?q=a%00b").status_code == 400
+    assert client.post("/notifications/policies", data={"name": "a\x00b"}).status_code == 400
+    assert client.get("/dashboard?q=ab").status_code == 200
