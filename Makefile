@@ -40,8 +40,9 @@ test: $(STAMP) browser ## Run every test: unit, integration and end-to-end, then
 	$(MAKE) --no-print-directory test-postgres
 
 .PHONY: test-postgres
-test-postgres: $(STAMP) ## Run the portal's, ingest's and the security tests on PostgreSQL (skipped when no server answers; see README)
+test-postgres: $(STAMP) browser ## Run the portal's, ingest's and the security tests and one browser journey on PostgreSQL (skipped when no server answers; see README)
 	UPSCONNECT_TEST_DATABASE=postgres $(BIN)/pytest tests/portal tests/ingest tests/partner tests/reports tests/notifications tests/security --deselect tests/portal/test_migrations.py -q
+	UPSCONNECT_TEST_DATABASE=postgres $(BIN)/pytest e2e/test_power_event_journey.py -q
 
 .PHONY: unit
 unit: $(STAMP) ## Run the unit and integration tests only (no browser)

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/ingest_bench.py                      # 1,000 msg/s, then step up
     .venv/bin/python bench/ingest_bench.py --measure 5 --rates 1000,2000
+    .venv/bin/python bench/ingest_bench.py --postgres           # the same into a fresh PostgreSQL database
 
 A simulated fleet publishes telemetry at QoS 1 to a private Mosquitto on 127.0.0.1. Two consumers
 subscribe to it: a bare paho subscriber (QoS 1, counts what it receives, stores nothing) and
-``flask ingest`` (a child process, SQLite in a temp dir). For each offered rate: what each consumer
+``flask ingest`` (a child process, SQLite in a temp dir, or a fresh PostgreSQL database with --postgres). For each offered rate: what each consumer
 got during the measured window, the ratio stored/received, and what ingest never stored after a
 short drain (lost, must be 0). The step-up stops at the first rate the worker does not sustain.
 Loopback only, bounded: about ``measure + drain`` seconds per rate.
@@ -21,13 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from devicelink.brokers import PrivateMosquitto, mosquitto_binary  # noqa: E402
 from devicelink.contract import Channel, subscription  # noqa: E402
@@ -81,6 +83,39 @@ def stored_count(engine) -> int:
 
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(TelemetrySample))
+
+
+POSTGRES_ADMIN_URL = os.environ.get("UPSCONNECT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+def make_database(postgres: bool, folder: Path) -> tuple[str, str | None]:
+    """(url, name to drop afterwards): a new SQLite file, or a new PostgreSQL database."""
+    if not postgres:
+        return f"sqlite:///{folder / 'bench.db'}", None
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_database(name: str | None) -> None:
+    if name is None:
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def start_broker(folder: Path, identities, max_inflight: int = 1000) -> tuple[PrivateMosquitto, str]:
+    """A private Mosquitto knowing each device's login and the portal's user, started; and the portal's URL."""
+    broker = PrivateMosquitto.for_factory(
+        folder, [i.serial for i in identities], LAB_FACTORY_KEY,
+        users={PORTAL_USER: PORTAL_PASSWORD}, max_inflight_messages=max_inflight,
+    )  # fmt: skip
+    broker.start()
+    return broker, f"mqtt://{PORTAL_USER}:{PORTAL_PASSWORD}@{broker.host}:{broker.service_port}"
 
 
 def prepare_database(url: str) -> None:
@@ -165,20 +200,15 @@ def run(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         tmp_path = Path(tmp)
-        db_url = f"sqlite:///{tmp_path / 'bench.db'}"
+        db_url, created = make_database(args.postgres, tmp_path)
         prepare_database(db_url)
         engine = create_engine(db_url)
-        broker = PrivateMosquitto.for_factory(
-            tmp_path / "mosquitto", [i.serial for i in identities], LAB_FACTORY_KEY,
-            users={PORTAL_USER: PORTAL_PASSWORD}, max_inflight_messages=args.broker_inflight,
-        )  # fmt: skip
-        broker.start()
+        broker, mqtt_url = start_broker(tmp_path / "mosquitto", identities, args.broker_inflight)
         args.endpoint = broker.endpoint()
         counter, ready = mp.Value("q", 0, lock=False), mp.Event()
         bare = mp.Process(
-            target=bare_subscriber, args=(broker.host, broker.port, counter, ready), daemon=True
+            target=bare_subscriber, args=(broker.host, broker.service_port, counter, ready), daemon=True
         )
-        mqtt_url = f"mqtt://{PORTAL_USER}:{PORTAL_PASSWORD}@{broker.host}:{broker.port}"
         ingest = start_ingest(db_url, mqtt_url, tmp_path / "ingest.log", args.batch_size, args.flush_ms)
         try:
             bare.start()
@@ -197,6 +227,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             bare.terminate()
             broker.stop()
             engine.dispose()
+            drop_database(created)
     return rows
 
 
@@ -222,12 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--flush-ms", type=int, default=200)
     parser.add_argument("--broker-inflight", type=int, default=1000, help="Mosquitto max_inflight_messages")
+    parser.add_argument(
+        "--postgres", action="store_true",
+        help="a fresh PostgreSQL database (UPSCONNECT_BENCH_POSTGRES_URL, default the local server) instead of SQLite",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if mosquitto_binary() is None:
         print("mosquitto is not installed; the benchmark needs it", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING)
-    print(f"{args.devices} simulated devices, {args.measure:g} s per rate, SQLite, Mosquitto on 127.0.0.1")
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"{args.devices} simulated devices, {args.measure:g} s per rate, {database}, Mosquitto on 127.0.0.1")
     print(HEADER, flush=True)
     rows = run(args)
     best = max((r for r in rows if r.sustained), key=lambda r: r.offered_rate, default=None)

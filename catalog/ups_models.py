@@ -37,6 +37,7 @@ class ModelSpec:
     overhead_w: float = 20.0  # control and inverter idle draw on battery [est]
     usable_energy_fraction: float = 0.85  # of nominal pack energy at a low discharge rate [est]
     recharge_to_90_s: float = 3 * 3600.0  # [apc] "typical recharge 3 h"
+    factory_warranty_years: int = 3  # [est] Smart-UPS standard warranty (repair or replace, battery excluded)
     design_life_years_25c: float = 5.0  # calendar life to the replace limit with the battery at 25 C [est]
     cycle_life: float = 500.0  # equivalent full cycles to the replace limit [apc]
     replace_below_capacity: float = 0.6  # RB below this fraction of new capacity [est]

@@ -3,6 +3,14 @@
 Every broker object has ``start() -> url``, ``stop()``, ``url`` and ``endpoint(username, password)``.
 Anonymous access is always off: devices log in as their serial with the password derived from the
 factory key; the portal's own clients use the users passed as ``users``.
+
+Device identity is bound at the broker: a device may connect only with its own serial as client id, so
+one device's credentials cannot take over another device's session. On the private Mosquitto, devices
+use ``port`` (``use_username_as_clientid true``) and the portal's own clients use ``service_port``,
+where arbitrary client ids are allowed (several workers, persistent sessions); both listeners share the
+password file and ACLs. The embedded broker has one port and refuses, in its auth plugin, a device login
+whose client id differs from its username. ``service_url`` / ``service_endpoint()`` are where the
+portal's own users connect on every kind of broker.
 """
 
 from __future__ import annotations
@@ -123,6 +131,11 @@ def device_topic_allowed(username: str, topic: str) -> bool:
     return topic.startswith(prefix) or topic == f"{TOPIC_ROOT}/{username}"
 
 
+def device_client_id_allowed(username: str, client_id: str | None) -> bool:
+    """True when a device login may use ``client_id``: only its own serial."""
+    return client_id == username
+
+
 # ---------------------------------------------------------------- embedded (amqtt)
 
 try:  # amqtt is a hard dependency, but keep the module importable for URL-only users
@@ -150,7 +163,15 @@ class LabAuthPlugin(BaseAuthPlugin):  # type: ignore[misc,valid-type]
             expected = device_password(bytes.fromhex(self.config.factory_key_hex), username)
         if expected is None:
             return False
-        return hmac.compare_digest(expected.encode(), str(password).encode())
+        if not hmac.compare_digest(expected.encode(), str(password).encode()):
+            return False
+        if username not in self.config.users and not device_client_id_allowed(username, session.client_id):
+            logging.getLogger(__name__).warning(
+                "refused a login as device %s with client id %r (a device connects only as itself)",
+                username, session.client_id,
+            )
+            return False
+        return True
 
 
 class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
@@ -204,8 +225,20 @@ class EmbeddedBroker:
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def service_port(self) -> int:
+        """The portal's own clients use the same port here; the auth plugin binds device client ids."""
+        return self.port
+
+    @property
+    def service_url(self) -> str:
+        return self.url
+
     def endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
         return MqttEndpoint(self.host, self.port, False, username, password)
+
+    def service_endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
+        return self.endpoint(username, password)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -242,8 +275,15 @@ class EmbeddedBroker:
                 return
             self._ready.set()
             await self._stop.wait()
-            with contextlib.suppress(Exception):
-                await broker.shutdown()
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(broker.shutdown(), 10)
+            finally:
+                # amqtt's shutdown can fail part-way (a broadcast racing a disconnect) before it closes
+                # its listeners; closing them here frees the port for a restart on the same one.
+                for server in getattr(broker, "_servers", {}).values():
+                    if getattr(server, "instance", None) is not None:
+                        server.instance.close()
 
         try:
             loop.run_until_complete(main())
@@ -333,6 +373,7 @@ class PrivateMosquitto:
         config_dir: str | os.PathLike[str],
         *,
         port: int | None = None,
+        service_port: int | None = None,
         users: Mapping[str, str] | None = None,
         devices: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         binary: str | None = None,
@@ -345,6 +386,9 @@ class PrivateMosquitto:
         self.config_dir = Path(config_dir)
         self.host = host
         self.port = port if port is not None else free_port(host)
+        self.service_port = service_port if service_port is not None else free_port(host)
+        if self.service_port == self.port:
+            raise BrokerError(f"the device port and the service port must differ (both {self.port})")
         self.users = dict(users or {})
         self.devices = dict(devices.items() if isinstance(devices, Mapping) else devices)
         self.binary = binary or mosquitto_binary()
@@ -367,6 +411,14 @@ class PrivateMosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     @property
+    def service_url(self) -> str:
+        """Where the portal's own users connect (any client id)."""
+        return f"mqtt://{self.host}:{self.service_port}"
+
+    def service_endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
+        return MqttEndpoint(self.host, self.service_port, False, username, password)
+
+    @property
     def conf_path(self) -> Path:
         return self.config_dir / "mosquitto.conf"
 
@@ -374,44 +426,85 @@ class PrivateMosquitto:
     def log_path(self) -> Path:
         return self.config_dir / "mosquitto.log"
 
+    @property
+    def pid_path(self) -> Path:
+        return self.config_dir / "mosquitto.pid"
+
+    @staticmethod
+    def add_to_running(config_dir: str | os.PathLike[str], devices: Mapping[str, str]) -> None:
+        """Give device logins to a private Mosquitto started by another process of the lab (``make run``).
+
+        Appends to its password file and sends it SIGHUP, as ``add_devices`` does for the owner. The
+        owner rewrites the file from its own list when it reloads; the lab's owner never reloads.
+        """
+        folder = Path(config_dir)
+        try:
+            pid = int((folder / "mosquitto.pid").read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            raise BrokerError(f"no running Mosquitto of the lab in {folder}") from None
+        if b"mosquitto" not in command:
+            raise BrokerError(f"no running Mosquitto of the lab in {folder} (its pid file is stale)")
+        lines = "".join(f"{serial}:{mosquitto_password_hash(pw)}\n" for serial, pw in devices.items())
+        with open(folder / "passwords", "a") as handle:
+            handle.write(lines)
+        os.kill(pid, signal.SIGHUP)
+
     def endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
         return MqttEndpoint(self.host, self.port, False, username, password)
 
     def write_config(self) -> Path:
-        """Write mosquitto.conf, passwords and acl into the config dir; returns the conf path."""
+        """Write mosquitto.conf, the password files and ACLs into the config dir; returns the conf path.
+
+        Two listeners with their own logins (``per_listener_settings true``): ``port`` for devices
+        (``passwords`` + ``acl``, client id = login) and ``service_port`` for the portal's own users
+        (``service-passwords`` + ``service-acl``, any client id). A device login is unknown on the
+        service listener, so it cannot pick another device's serial as client id there either.
+        """
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        passwd = self.config_dir / "passwords"
-        acl = self.config_dir / "acl"
-        lines = [
-            f"{user}:{mosquitto_password_hash(pw)}" for user, pw in {**self.devices, **self.users}.items()
-        ]
-        _write_private(passwd, "\n".join(lines) + "\n")
+        passwd, acl = self.config_dir / "passwords", self.config_dir / "acl"
+        service_passwd, service_acl = self.config_dir / "service-passwords", self.config_dir / "service-acl"
+        lines = [f"{user}:{mosquitto_password_hash(pw)}" for user, pw in self.devices.items()]
+        _write_private(passwd, "".join(f"{line}\n" for line in lines))
+        lines = [f"{user}:{mosquitto_password_hash(pw)}" for user, pw in self.users.items()]
+        _write_private(service_passwd, "".join(f"{line}\n" for line in lines))
+        acl_lines = ["# every device: its own subtree only", f"pattern readwrite {TOPIC_ROOT}/%u/#", ""]
+        _write_private(acl, "\n".join(acl_lines))
         acl_lines = ["# the portal's own clients"]
         for user in sorted(self.users):
             acl_lines += [f"user {user}", "topic readwrite #", ""]
-        acl_lines += ["# every device: its own subtree only", f"pattern readwrite {TOPIC_ROOT}/%u/#", ""]
-        _write_private(acl, "\n".join(acl_lines))
+        _write_private(service_acl, "\n".join(acl_lines))
         conf = [
             "# generated by upsconnect; rewritten on every start",
-            "per_listener_settings false",
+            "per_listener_settings true",
             # as root, mosquitto would switch to user "mosquitto", who cannot read these 0600 files
             f"user {getpass.getuser()}",
-            f"listener {self.port} {self.host}",
-            "allow_anonymous false",
-            f"password_file {passwd}",
-            f"acl_file {acl}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.config_dir}/",
             f"autosave_interval {self.autosave_interval_s}",
             f"max_queued_messages {self.max_queued_messages}",
             "max_queued_bytes 0",
             f"max_inflight_messages {self.max_inflight_messages}",
-            "max_connections -1",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
             "connection_messages false",
+            "",
+            "# devices: the client id is the login, so one device's credentials cannot take over another's session",
+            f"listener {self.port} {self.host}",
+            "use_username_as_clientid true",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            f"acl_file {acl}",
+            "max_connections -1",
+            "",
+            "# the portal's own services (ingest, web, lab console): their own logins, any client id",
+            f"listener {self.service_port} {self.host}",
+            "allow_anonymous false",
+            f"password_file {service_passwd}",
+            f"acl_file {service_acl}",
+            "max_connections -1",
             "",
         ]
         self.conf_path.write_text("\n".join(conf))
@@ -424,6 +517,7 @@ class PrivateMosquitto:
         if self.proc is not None and self.proc.poll() is None:
             return self.url
         ensure_port_free(self.host, self.port)
+        ensure_port_free(self.host, self.service_port, "another service_port")
         self.write_config()
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.conf_path)],
@@ -433,7 +527,12 @@ class PrivateMosquitto:
             start_new_session=True,  # Ctrl-C reaches the lab, which then stops the broker cleanly
         )
         _running_children.add(self.proc)
-        if not wait_for_port(self.host, self.port, timeout_s, alive=lambda: self.proc.poll() is None):
+        self.pid_path.write_text(str(self.proc.pid))  # how another lab process reaches it (add_to_running)
+        alive = lambda: self.proc.poll() is None  # noqa: E731
+        if not (
+            wait_for_port(self.host, self.port, timeout_s, alive=alive)
+            and wait_for_port(self.host, self.service_port, timeout_s, alive=alive)
+        ):
             detail = self._failure_detail()
             self.stop()
             raise BrokerError(f"mosquitto did not start on {self.host}:{self.port}: {detail}")
@@ -526,6 +625,17 @@ class ExternalBroker:
     @property
     def port(self) -> int:
         return self._endpoint.port
+
+    @property
+    def service_port(self) -> int:
+        return self._endpoint.port
+
+    @property
+    def service_url(self) -> str:
+        return self.url
+
+    def service_endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
+        return self.endpoint(username, password)
 
     def endpoint(self, username: str | None = None, password: str | None = None) -> MqttEndpoint:
         """The URL's own credentials unless others are given."""

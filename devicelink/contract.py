@@ -385,6 +385,94 @@ def validate_result(obj: Any) -> str | None:
     return _check_ts(obj)
 
 
+# ---------------------------------------------------------------- physically possible values
+
+DAY_S = 86_400
+# NUT variables with a physical meaning and the values a real UPS can report (inclusive). A sample with
+# a number outside its band is refused whole: one impossible value means none of its values is trusted.
+# Real hardware reports battery.runtime 65535 ("more than the counter holds") and outlet delays of -1;
+# both are inside (delays are not checked). Voltages cover 3-phase and large DC battery strings.
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
+    "battery.charge": (0.0, 100.0),
+    "battery.charge.low": (0.0, 100.0),
+    "battery.charge.warning": (0.0, 100.0),
+    "ups.load": (0.0, 150.0),
+    "battery.runtime": (0.0, 7 * DAY_S),
+    "battery.runtime.low": (0.0, 7 * DAY_S),
+    "input.voltage": (0.0, 600.0),
+    "output.voltage": (0.0, 600.0),
+    "battery.voltage": (0.0, 1000.0),
+    "input.frequency": (0.0, 100.0),
+    "output.frequency": (0.0, 100.0),
+    "ups.temperature": (-40.0, 100.0),
+    "battery.temperature": (-40.0, 100.0),
+    "ambient.temperature": (-60.0, 100.0),
+}
+# How far a device's own timestamp may be from the moment its message arrives (the portal's clock).
+DEFAULT_MAX_PAST_S = 30 * DAY_S  # a device that buffered through a long outage; older is not "now" data
+DEFAULT_MAX_FUTURE_S = DAY_S  # a device clock set wrongly by more than a day is not believed
+
+
+class Rejection(StrEnum):
+    """Why the portal refused a message: the reasons of the ingest stats line and metrics."""
+
+    MALFORMED = "malformed"  # not the contract's shape (bad JSON, missing keys, wrong types)
+    OUT_OF_RANGE = "out_of_range"  # a physically impossible value
+    CLOCK_SKEW = "clock_skew"  # a timestamp too far from when the message arrived
+
+
+def _as_number(value: object) -> float | None:
+    if _is_number(value):
+        return float(value)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def check_physical(variables: dict[str, Any]) -> str | None:
+    """The first physically impossible value among NUT variables, as a message; None when all are possible."""
+    for name, (low, high) in PHYSICAL_RANGES.items():
+        if name not in variables:
+            continue
+        number = _as_number(variables[name])
+        if number is not None and not low <= number <= high:
+            return f"vars[{name!r}] = {variables[name]!r} is outside {low:g}..{high:g}"
+    return None
+
+
+def check_plausible(
+    channel: Channel | str,
+    payload: Any,
+    *,
+    arrival_s: float,
+    max_past_s: float = DEFAULT_MAX_PAST_S,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+) -> tuple[Rejection, str] | None:
+    """After ``decode``: ``(reason, message)`` for a well-formed message the portal must not believe.
+
+    Telemetry values must be physically possible; telemetry and event timestamps (what is stored and
+    charted) must lie within ``max_past_s`` before and ``max_future_s`` after ``arrival_s`` (unix seconds
+    on the portal's clock). A command result's timestamp is not stored, so a device with a wrong clock can
+    still finish its commands.
+    """
+    channel = Channel(channel)
+    if channel not in (Channel.TELEMETRY, Channel.EVENT) or not isinstance(payload, dict):
+        return None
+    if channel == Channel.TELEMETRY and (err := check_physical(payload["vars"])):
+        return Rejection.OUT_OF_RANGE, err
+    ts = payload["ts"]
+    if ts < arrival_s - max_past_s or ts > arrival_s + max_future_s:
+        return (
+            Rejection.CLOCK_SKEW,
+            f"ts {ts!r} is {ts - arrival_s:+.0f} s from its arrival (allowed -{max_past_s:g}..+{max_future_s:g} s)",
+        )
+    return None
+
+
 VALIDATORS = {
     Channel.HELLO: validate_hello,
     Channel.STATE: validate_state,

@@ -147,8 +147,11 @@ def start_stack(tmp_path_factory, name: str, **options) -> LabStack:
 
 @pytest.fixture(scope="session")
 def lab_stack(tmp_path_factory):
-    """One shared stack: broker, ingest, web, a 6-device fleet, lab SMTP and a webhook receiver."""
-    with start_stack(tmp_path_factory, "shared-stack", devices=6, seed=2611) as stack:
+    """One shared stack: broker, ingest, web, a 7-device fleet, lab SMTP and a webhook receiver.
+
+    Each journey claims its own devices by index (0 registration, 1 power event, 2-3 remote control,
+    4 isolation, 5 buy online, 6 API tokens): a serial claimed by one journey is refused to the next."""
+    with start_stack(tmp_path_factory, "shared-stack", devices=7, seed=2611) as stack:
         yield stack
 
 
@@ -189,7 +192,11 @@ def pytest_configure(config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if exitstatus == 0:
+    """Keep the server logs of a failed run; fail the run if a test left a child process running."""
+    from tests.support.leaks import check_session_left_no_children
+
+    check_session_left_no_children(session)
+    if session.exitstatus == 0:
         return
     for name, logs in _stacks:
         if not logs.exists():
@@ -211,7 +218,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 PASSWORD = "a long enough password"
 
 
-def sign_up(page, url: str, *, company: str, name: str, email: str, partner: bool = False) -> None:
+def sign_up(
+    page, url: str, *, company: str, name: str, email: str, partner: bool = False, country: str = "Ireland"
+) -> None:
     """A new company signs up from the public page and lands on its dashboard."""
     from playwright.sync_api import expect
 
@@ -219,7 +228,7 @@ def sign_up(page, url: str, *, company: str, name: str, email: str, partner: boo
     page.get_by_label("Company name").fill(company)
     if partner:
         page.get_by_label("Partner (reseller or service provider)").check()
-    page.get_by_label("Country").fill("Ireland")
+    page.get_by_label("Country").fill(country)
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -229,18 +238,39 @@ def sign_up(page, url: str, *, company: str, name: str, email: str, partner: boo
 
 def claim_device(page, url: str, lab: LabControl, serial: str) -> int:
     """Read the registration code off the device's LCD and claim it; returns the device page id."""
+    code = lab.lcd(serial)["registration_code"]
+    page.goto(f"{url}/dashboard")
+    page.get_by_role("link", name="Claim a device").click()
+    return claim_with_code(page, serial, code)
+
+
+def claim_with_code(page, serial: str, code: str, url: str | None = None) -> int:
+    """Fill the claim form (opened at ``url``/devices/claim when given) and return the device page id."""
     import re
 
     from playwright.sync_api import expect
 
-    code = lab.lcd(serial)["registration_code"]
-    page.goto(f"{url}/dashboard")
-    page.get_by_role("link", name="Claim a device").click()
+    if url is not None:
+        page.goto(f"{url}/devices/claim")
     page.get_by_label("Serial number").fill(serial)
     page.get_by_label("Registration code").fill(code)
     page.get_by_role("button", name="Claim device").click()
     expect(page).to_have_url(re.compile(r"/devices/\d+$"), timeout=15_000)
     return int(page.url.rsplit("/", 1)[1])
+
+
+def capture(page, name: str) -> None:
+    """Screenshots for the docs, on request only: with UPSCONNECT_SCREENSHOTS=1 into docs/screenshots/, with
+    UPSCONNECT_SCREENSHOTS=<folder> into that folder; the page at phone (390 px) and desktop (1280 px) width."""
+    wanted = os.environ.get("UPSCONNECT_SCREENSHOTS")
+    if not wanted:
+        return
+    folder = Path(__file__).resolve().parents[1] / "docs" / "screenshots" if wanted == "1" else Path(wanted)
+    folder.mkdir(parents=True, exist_ok=True)
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def reload_until_visible(page, locator, *, timeout_s: float = 30, each_ms: int = 2_000) -> None:

@@ -15,16 +15,21 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
 from devicelink.brokers import EmbeddedBroker, PrivateMosquitto, free_port, mosquitto_binary
-from devicelink.provisioning import claim_code, factory_key_from_env, manufacture
+from devicelink.provisioning import claim_code, device_password, factory_key_from_env, manufacture
 from portal.lab_mail import LabMailServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL_MQTT_USER = "portal"
+# UPSCONNECT_TEST_DATABASE=postgres (make test-postgres) runs a journey on a fresh PostgreSQL database.
+POSTGRES_ADMIN_URL = os.environ.get("UPSCONNECT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 _live_groups: set[int] = set()
 
@@ -94,6 +99,33 @@ class LabStack:
         self.webhook: HTTPServer | None = None
         self.children: dict[str, subprocess.Popen] = {}
         self.env: dict[str, str] = {}
+        self.postgres_database = ""  # the database this stack created, dropped again by stop()
+
+    def _database_url(self) -> str:
+        if os.environ.get("UPSCONNECT_TEST_DATABASE") != "postgres":
+            return f"sqlite:///{self.workdir / 'portal.db'}"
+        name = f"upsconnect_e2e_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except sa.exc.OperationalError:
+            pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL} (set UPSCONNECT_TEST_POSTGRES_URL)")
+        finally:
+            admin.dispose()
+        self.postgres_database = name
+        return sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def _drop_database(self) -> None:
+        if not self.postgres_database:
+            return
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+        self.postgres_database = ""
 
     # ------------------------------------------------------------------ helpers for tests
     @property
@@ -116,6 +148,15 @@ class LabStack:
             capture_output=True,
             text=True,
         )
+
+    def provision_devices(self, serials: list[str]) -> None:
+        """Give devices that were not made with the lab (a NUT bridge's UPSes) their broker login.
+
+        The embedded broker derives every device's password from the factory key; Mosquitto reads a
+        password file, so new serials are added to it as an operator adds a new device (docs/nut.md).
+        """
+        if isinstance(self.broker, PrivateMosquitto):
+            self.broker.add_devices({serial: device_password(self.factory_key, serial) for serial in serials})
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LabStack:
@@ -160,16 +201,18 @@ class LabStack:
             "FLASK_APP": "portal",
             "PYTHONUNBUFFERED": "1",
             "UPSCONNECT_LAB_MODE": "1",
-            "UPSCONNECT_DATABASE_URL": f"sqlite:///{self.workdir / 'portal.db'}",
+            "UPSCONNECT_DATABASE_URL": self._database_url(),
             "UPSCONNECT_SECRET_KEY": "e2e-secret",
             "UPSCONNECT_FACTORY_KEY": self.factory_key_text,
             "UPSCONNECT_PUBLIC_URL": self.url,
             "UPSCONNECT_RATELIMIT_ENABLED": "0",
-            "UPSCONNECT_MQTT_URL": f"mqtt://{PORTAL_MQTT_USER}:{self.portal_password}@127.0.0.1:{mqtt_port}",
+            "UPSCONNECT_MQTT_URL": f"mqtt://{PORTAL_MQTT_USER}:{self.portal_password}@127.0.0.1:{self.broker.service_port}",
             "UPSCONNECT_MQTT_BROKER_KIND": self.broker_kind,
+            "UPSCONNECT_BRIDGE_BROKER_URL": self.broker.url,  # bridges log in as devices, on the devices' port
             "UPSCONNECT_MAIL_SERVER": self.mail.host,
             "UPSCONNECT_MAIL_PORT": str(self.mail.port),
             "UPSCONNECT_LAB_OUTBOX_DIR": str(self.outbox),
+            "UPSCONNECT_LAB_CONTROL_URL": self.control_url,
         }
         self.flask("db", "upgrade")
         self._spawn("ingest", [sys.executable, "-m", "flask", "ingest"])
@@ -209,6 +252,11 @@ class LabStack:
                     str(self.interval),
                     "--speed",
                     str(self.speed),
+                    *(
+                        ["--provision-dir", str(self.broker.config_dir)]
+                        if isinstance(self.broker, PrivateMosquitto)
+                        else []
+                    ),
                 ],
             )
             wait_for_port(self.control_port, fleet, self.logs / "fleet.log")
@@ -258,3 +306,4 @@ class LabStack:
             with contextlib.suppress(OSError):
                 (self.logs / "mosquitto.log").write_bytes(self.broker.log_path.read_bytes())
         self.broker = self.mail = self.webhook = None
+        self._drop_database()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +18,10 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from devicelink.provisioning import claim_code
-from e2e.conftest import Portal
+from e2e.conftest import Portal, claim_with_code, sign_up
 from portal.models import DeviceCommand, DeviceEvent, DeviceStatus, TelemetrySample
 
 FACTORY_KEY = b"e2e-factory-key"
-PASSWORD = "a long enough password"
 SERIAL = "AS2611900001"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -203,20 +201,9 @@ def _add_commands(server: Portal) -> None:
 
 
 def _sign_up_and_claim(page: Page, url: str) -> int:
-    page.goto(f"{url}/signup")
-    page.get_by_label("Company name").fill("Alpine Data Centre")
-    page.get_by_label("Country").fill("France")
-    page.get_by_label("Your name").fill("Claire Martin")
-    page.get_by_label("Email").fill("claire@alpine-dc.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    page.goto(f"{url}/devices/claim")
-    page.get_by_label("Serial number").fill(SERIAL)
-    page.get_by_label("Registration code").fill(claim_code(FACTORY_KEY, SERIAL))
-    page.get_by_role("button", name="Claim device").click()
-    expect(page).to_have_url(re.compile(r"/devices/\d+$"), timeout=15_000)
-    return int(page.url.rsplit("/", 1)[1])
+    sign_up(page, url, company="Alpine Data Centre", name="Claire Martin", email="claire@alpine-dc.example",
+            country="France")  # fmt: skip
+    return claim_with_code(page, SERIAL, claim_code(FACTORY_KEY, SERIAL), url)
 
 
 def test_device_page_charts_actions_and_logs(page: Page, device_portal: Portal):

@@ -6,24 +6,20 @@ real SMTP and is read from the lab Outbox page, as a lab user would.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
 from devicelink.provisioning import claim_code
-from e2e.conftest import CHROMIUM_FLAGS, Portal, reload_until_visible  # noqa: F401 (the flags document how the browser runs)
+from e2e.conftest import CHROMIUM_FLAGS, Portal, capture, claim_with_code, reload_until_visible, sign_up  # noqa: F401 (the flags document how the browser runs)
 from portal.lab_mail import LabMailServer
 from portal.services.calendar_dates import add_months
 
 FACTORY_KEY = b"e2e-factory-key"
-PASSWORD = "a long enough password"
 SERIALS = ("AS2611000001", "AS2611000002", "AS2611000003")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -65,37 +61,8 @@ def _insert_devices(server: Portal) -> None:
     engine.dispose()
 
 
-def _snap(page: Page, name: str) -> None:
-    """With UPSCONNECT_SCREENSHOTS=1, keep the page at phone and desktop width for the README."""
-    if os.environ.get("UPSCONNECT_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def _sign_up(page: Page, url: str, *, company: str, name: str, email: str, partner: bool) -> None:
-    page.goto(f"{url}/signup")
-    page.get_by_label("Company name").fill(company)
-    if partner:
-        page.get_by_label("Partner (reseller or service provider)").check()
-    page.get_by_label("Country").fill("Ireland")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
 def _claim(page: Page, url: str, serial: str) -> int:
-    page.goto(f"{url}/devices/claim")
-    page.get_by_label("Serial number").fill(serial)
-    page.get_by_label("Registration code").fill(claim_code(FACTORY_KEY, serial))
-    page.get_by_role("button", name="Claim device").click()
-    expect(page).to_have_url(re.compile(r"/devices/\d+$"))
-    return int(page.url.rsplit("/", 1)[1])
+    return claim_with_code(page, serial, claim_code(FACTORY_KEY, serial), url)
 
 
 def _latest_mail(page: Page, url: str, subject: re.Pattern) -> str:
@@ -129,7 +96,7 @@ def test_customer_shares_partner_orders_and_assigns_part_now_the_rest_later(
     customer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     partner = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
 
-    _sign_up(
+    sign_up(
         customer,
         url,
         company="Harbour Data Centre",
@@ -139,7 +106,7 @@ def test_customer_shares_partner_orders_and_assigns_part_now_the_rest_later(
     )
     devices = [_claim(customer, url, serial) for serial in SERIALS]
     trial_end = add_months(datetime.now(UTC).date(), 6)  # lab clock at its start: the real date
-    _sign_up(
+    sign_up(
         partner, url, company="Volt Partners", name="Ciaran Walsh", email="ciaran@volt.example", partner=True
     )
 
@@ -151,17 +118,17 @@ def test_customer_shares_partner_orders_and_assigns_part_now_the_rest_later(
     expect(customer.get_by_label("Email of the partner or co-owner")).to_have_value("ciaran@")
     for device_id in devices:
         _share(customer, url, device_id, "ciaran@volt.example")
-    _snap(customer, "sharing-device")
+    capture(customer, "sharing-device")
 
     # The partner reads each code in the emails and accepts.
     for serial in SERIALS:
         _accept(partner, url, serial)
-    _snap(partner, "sharing-inbox")
+    capture(partner, "sharing-inbox")
     partner.get_by_role("link", name="Shared With Me").first.click()
     expect(partner.get_by_role("heading", name="Harbour Data Centre")).to_be_visible()
     for serial in SERIALS:
         expect(partner.locator(f'tr[data-serial="{serial}"]')).to_be_visible()
-    _snap(partner, "shared-with-me")
+    capture(partner, "shared-with-me")
 
     # Order 3 Standard 1-year licenses with an Installer Email.
     partner.get_by_role("link", name="Order licenses").first.click()
@@ -172,10 +139,10 @@ def test_customer_shares_partner_orders_and_assigns_part_now_the_rest_later(
     partner.get_by_label("Installer Email").fill("install@volt.example")
     partner.get_by_role("button", name="Place order").click()
     expect(partner.get_by_text("The activation code is on its way by email to install@volt.example.")).to_be_visible()
-    _snap(partner, "order-licenses")
+    capture(partner, "order-licenses")
 
     body = _latest_mail(partner, url, re.compile(r"Activation code for 3 x SCSTD1Y \(PO PO-2026-118\)"))
-    _snap(partner, "outbox-activation-code")
+    capture(partner, "outbox-activation-code")
     code = re.search(r"Activation code:\s+(\S+)", body).group(1)
     assert "install@volt.example" in partner.locator("#message-headers").inner_text()
 
@@ -186,15 +153,15 @@ def test_customer_shares_partner_orders_and_assigns_part_now_the_rest_later(
     expect(partner.locator("#code-remaining")).to_have_text("3")
     partner.get_by_role("button", name="Assign licenses to devices").click()
     partner.locator(f'tr[data-serial="{SERIALS[0]}"] input[type=checkbox]').check()
-    _snap(partner, "assign-select")
+    capture(partner, "assign-select")
     partner.get_by_role("button", name="Next: review dates").click()
     new_term = f"{trial_end:%d %b %Y} to {add_months(trial_end, 12):%d %b %Y}"
     expect(partner.locator(f'#preview tr[data-serial="{SERIALS[0]}"] .new-term')).to_have_text(new_term)
-    _snap(partner, "assign-confirm")
+    capture(partner, "assign-confirm")
     partner.get_by_role("button", name="Confirm and assign 1 license").click()
     expect(partner.locator(f'#assigned tr[data-serial="{SERIALS[0]}"] .new-term')).to_have_text(new_term)
     expect(partner.locator("#code-left")).to_contain_text("2 licenses left")
-    _snap(partner, "assign-done")
+    capture(partner, "assign-done")
 
     # Later: the other two devices, from Shared With Me, with the same code.
     partner.get_by_role("link", name="Lab", exact=True).click()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from portal.config import load_config
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
+from portal.logging_setup import configure_logging
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -42,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)
+    if not app.testing:  # tests keep pytest's own log capture
+        configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         strict_transport_security=app.config["HTTPS"],
     )
 
-    from portal import auth_session, cli, device_link, errors
+    from portal import auth_session, cli, device_link, errors, metrics
     from portal.services.clock import install_clock
 
     install_clock(app)
@@ -78,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     device_link.init_app(app)
+    metrics.instrument(app)
 
     from portal.views import register_blueprints
     from portal.views.helpers import IdConverter

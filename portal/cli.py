@@ -19,6 +19,24 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(notify_command)
     app.cli.add_command(renewals_command)
 
+    @app.cli.command("battery")
+    def battery_command() -> None:
+        """Record finished runs on battery as discharges and update battery health; safe to run any number of times."""
+        from portal.services.battery.discharges import record_discharges
+        from portal.services.clock import clock
+
+        lab_clock = clock()
+        result = record_discharges(
+            now=lab_clock.now(),
+            today=lab_clock.today(),
+            alert_below=current_app.config["BATTERY_HEALTH_ALERT_PERCENT"] / 100.0,
+        )
+        db.session.commit()
+        click.echo(
+            f"Recorded {result.discharges} discharge(s) on {result.devices} device(s); "
+            f"{result.alerts} battery health alert(s) queued."
+        )
+
     @app.cli.command("demo")
     @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
     def demo_command(seed: int) -> None:

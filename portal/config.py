@@ -54,6 +54,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the session
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+        # Prepended to every counter's key: several portals can share one Redis without sharing counts.
+        "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", ""),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         # Failed sign-ins are counted per account (so one office does not lock out its colleagues) and, with
         # a higher limit, per address (so one address cannot try many accounts quickly).
@@ -64,7 +66,21 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0") or 0),
         "CODE_RATE_LIMIT": _env("CODE_RATE_LIMIT", "20 per minute"),
         "CLAIM_RATE_LIMIT": _env("CLAIM_RATE_LIMIT", "10 per minute"),
+        # Each added lab device is a new MQTT connection and model: bound how fast one user adds them.
+        "LAB_ADD_RATE_LIMIT": _env("LAB_ADD_RATE_LIMIT", "20 per minute"),
+        # NUT bridge agents (docs/nut.md): enrolment guesses per address; reports per address.
+        "BRIDGE_ENROL_RATE_LIMIT": _env("BRIDGE_ENROL_RATE_LIMIT", "10 per minute"),
+        "BRIDGE_REPORT_RATE_LIMIT": _env("BRIDGE_REPORT_RATE_LIMIT", "60 per minute"),
+        # JSON API (docs/api.md): calls per personal access token (or per address without a valid one).
+        "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
+        # The broker address shown in the bridge's start command (what agents outside reach); a hint only.
+        "BRIDGE_BROKER_URL": _env("BRIDGE_BROKER_URL"),
+        # The address users reach the portal at: every link in an email or webhook starts with it.
         "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),  # DEBUG | INFO | WARNING | ERROR
+        "LOG_FORMAT": _env("LOG_FORMAT", "text"),  # text | json (one JSON object a line)
+        # /metrics answers requests from the machine itself; with a token, any request bearing it.
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
         "MAIL_SERVER": _env("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(_env("MAIL_PORT", "8025") or 8025),
         "MAIL_USERNAME": _env("MAIL_USERNAME"),
@@ -75,9 +91,21 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MQTT_BROKER": _env("MQTT_BROKER", "auto"),  # auto | embedded | mosquitto | url
         "MQTT_PORT": int(_env("MQTT_PORT", "0") or 0),  # 0: a free port
         "MQTT_BROKER_KIND": _env("MQTT_BROKER_KIND", ""),  # embedded | mosquitto | external, set by the lab runner
+        # Lost or silent this long before a device is "offline" for alerting (a broker restart sends nothing).
+        "OFFLINE_GRACE_SECONDS": float(_env("OFFLINE_GRACE_SECONDS", "300") or 300),
+        # A device's timestamp may be this far before / after the message's arrival (the portal's clock);
+        # the lab's simulated fleet may run many times faster than the lab clock, hence its wider default.
+        "DEVICE_TS_MAX_PAST_S": float(_env("DEVICE_TS_MAX_PAST_S", str(30 * 86400)) or 0),
+        "DEVICE_TS_MAX_FUTURE_S": float(
+            _env("DEVICE_TS_MAX_FUTURE_S", str(10 * 365 * 86400 if _env_bool("LAB_MODE", False) else 86400)) or 0
+        ),
         "STALE_AFTER_S": int(_env("STALE_AFTER_S", "300") or 300),  # silent longer than this: "stale"
         "TELEMETRY_FULL_RES_DAYS": int(_env("TELEMETRY_FULL_RES_DAYS", "7") or 7),
         "TELEMETRY_BUCKET_S": int(_env("TELEMETRY_BUCKET_S", "900") or 900),  # rollup bucket beyond the window
         "EVENT_RETENTION_DAYS": 30,
+        # Battery health (measured from discharges) below this raises "Battery health low" once.
+        "BATTERY_HEALTH_ALERT_PERCENT": float(_env("BATTERY_HEALTH_ALERT_PERCENT", "70") or 70),
         "LAB_OUTBOX_DIR": _env("LAB_OUTBOX_DIR") or str(instance_path / "lab-outbox"),
+        # The simulated fleet's control API (lab mode; make run sets it): the lab console talks to it.
+        "LAB_CONTROL_URL": _env("LAB_CONTROL_URL"),
     }

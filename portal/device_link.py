@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 
 import paho.mqtt.client as mqtt
@@ -17,16 +19,15 @@ PUBLISH_TIMEOUT_S = 5.0
 class CommandPublisher:
     """One paho client per process, connected on first use, reconnecting by itself."""
 
-    def __init__(self, url: str, client_id: str) -> None:
+    def __init__(self, url: str) -> None:
         self.endpoint = parse_mqtt_url(url)
-        self.client_id = client_id
         self._client: mqtt.Client | None = None
         self._lock = threading.Lock()
 
     def _connected_client(self) -> mqtt.Client:
         with self._lock:
             if self._client is None:
-                client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True)
+                client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=web_client_id(), clean_session=True)
                 if self.endpoint.username:
                     client.username_pw_set(self.endpoint.username, self.endpoint.password)
                 if self.endpoint.tls:
@@ -54,9 +55,15 @@ class CommandPublisher:
                 self._client = None
 
 
+def web_client_id() -> str:
+    """``upsconnect-web-<host>-<pid>``: unique per web process (read at connect time: gunicorn forks
+    after the app is made) and recognisable in the broker's log."""
+    return f"upsconnect-web-{socket.gethostname()}-{os.getpid()}"[:64]
+
+
 def init_app(app: Flask) -> None:
     url = app.config.get("MQTT_URL")
-    app.extensions["upsconnect.publisher"] = CommandPublisher(url, f"upsconnect-web-{id(app):x}") if url else None
+    app.extensions["upsconnect.publisher"] = CommandPublisher(url) if url else None
 
 
 def publish_command(serial: str, payload: dict) -> None:

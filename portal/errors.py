@@ -4,6 +4,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from portal.api.problems import is_api_request, problem, problem_for_status
 from portal.extensions import db
 
 
@@ -23,22 +24,33 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
+        if is_api_request():
+            return problem("rate-limited", f"Too many calls ({error.description}). Wait a minute and try again.")
         return render_template(
             "error.html", title="Too many attempts", message="Too many attempts in a short time. Wait a minute and try again."
         ), 429
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge):
+        if is_api_request():
+            return problem_for_status(413, too_large_message())
         return render_template("error.html", title="Too large", message=too_large_message()), 413
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if is_api_request():
+            response = problem_for_status(error.code or 500, error.description)
+            if error.code == 405 and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
         return render_template("error.html", title=error.name, message=error.description), error.code
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
         app.logger.exception("unhandled error")
+        if is_api_request():
+            return problem("internal-error", "The error was logged. Nothing was changed; try again.")
         return render_template(
             "error.html", title="Something went wrong", message="The error was logged. Nothing was changed; try again."
         ), 500

@@ -14,6 +14,7 @@ must happen even when nobody looks: commands no device answered are marked timed
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import sys
@@ -21,8 +22,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -35,7 +36,8 @@ from devicelink import contract
 from devicelink.brokers import parse_mqtt_url
 from devicelink.contract import Channel
 from portal.extensions import db
-from portal.services.alerts import device_alerts, thresholds
+from portal.metrics import ingest_metrics, serve_worker_metrics
+from portal.services.alerts import device_alerts, offline, thresholds
 from portal.services.clock import clock
 from portal.services.fleet import commands
 from portal.services.fleet import telemetry_store as store
@@ -43,6 +45,7 @@ from portal.services.fleet import telemetry_store as store
 log = logging.getLogger("upsconnect.ingest")
 
 DEFAULT_CLIENT_ID = "upsconnect-ingest"
+STOP_GRACE_S = 8.0  # SIGTERM to exit, at most
 IDLE_FLUSH_S = 0.005  # the stream paused (often: the broker's in-flight window is full): write now
 RETRY_DB_S = 1.0
 SHARED_PROBE_TIMEOUT_S = 5.0
@@ -50,6 +53,7 @@ PROBE_TOPIC = "upsconnect/ingest-probe"
 MALFORMED_LOGGED_PER_PERIOD = 10
 # The device page polls every 5 s: expiring each second keeps "timed out" as prompt as when the page did it.
 HOUSEKEEPING_EVERY_S = 1.0
+OFFLINE_PASS_EVERY_S = 5.0  # how often lost or silent devices are checked against the grace period
 SHARED_UNSUPPORTED = (
     "shared subscriptions ($share/...) are not supported by the embedded broker: a worker started "
     "with --shared would receive nothing. Run a single worker without --shared, or use Mosquitto or "
@@ -68,10 +72,10 @@ class Inbound:
     qos: int
     retain: bool
     generation: int  # which connection it came on: a mid is only valid on that one
+    received_at: float = field(default_factory=time.monotonic)  # for the lag metric
 
 
 def alert_on_batch(
-    states: list[store.StateChange | None],
     telemetry: store.BatchResult,
     events: store.BatchResult,
     *,
@@ -79,12 +83,8 @@ def alert_on_batch(
 ) -> int:
     """Hand what a stored batch changed to alerts, in the batch's transaction; returns deliveries queued."""
     today = now.date()
-    queued = sum(
-        device_alerts.alert_state_change(change.device_id, change.online, now=now, today=today)
-        for change in states
-        if change is not None
-    )
-    queued += thresholds.evaluate_batch(telemetry.latest_variables, now=now)
+    # A lost connection alerts only after the grace period, from the offline pass (alerts/offline.py).
+    queued = thresholds.evaluate_batch(telemetry.latest_variables, now=now)
     queued += device_alerts.alert_for_events(events.new_event_ids, now=now, today=today)
     return queued
 
@@ -115,8 +115,16 @@ class IngestWorker:
         batch_size: int = 500,
         flush_ms: int = 200,
         stats_every_s: float = 30.0,
+        offline_grace_s: float | None = None,
+        offline_pass_every_s: float = OFFLINE_PASS_EVERY_S,
     ) -> None:
         self.app = app
+        grace = app.config.get("OFFLINE_GRACE_SECONDS", offline.DEFAULT_GRACE_S)
+        self.offline_grace_s = float(offline_grace_s if offline_grace_s is not None else grace)
+        self.offline_pass_every_s = offline_pass_every_s
+        self._heard_since: datetime | None = None  # business time of this worker's first offline pass
+        self.max_past_s = float(app.config.get("DEVICE_TS_MAX_PAST_S", contract.DEFAULT_MAX_PAST_S))
+        self.max_future_s = float(app.config.get("DEVICE_TS_MAX_FUTURE_S", contract.DEFAULT_MAX_FUTURE_S))
         self.endpoint = parse_mqtt_url(url)
         self.client_id = client_id
         self.shared_group = shared_group
@@ -124,6 +132,7 @@ class IngestWorker:
         self.flush_s = flush_ms / 1000
         self.stats_every_s = stats_every_s
         self.counters: Counter[str] = Counter()
+        self.lag_s = 0.0  # the last batch written: from receiving its oldest message to its commit
         self.fatal: str | None = None
         self.stopped = threading.Event()  # set on a fatal error, or by stop()
         self.subscribed = threading.Event()  # the broker accepted every subscription
@@ -249,9 +258,19 @@ class IngestWorker:
 
     def _malformed(self, topic: str, error: str) -> None:
         self.counters["malformed"] += 1
+        self._log_rejection(topic, contract.Rejection.MALFORMED, error)
+
+    def _log_rejection(self, topic: str, reason: str, error: str) -> None:
         if self._malformed_logged < MALFORMED_LOGGED_PER_PERIOD:
             self._malformed_logged += 1
-            log.warning("dropped a malformed message on %r: %s", topic[:200], error)
+            log.warning("dropped a message on %r (%s): %s", topic[:200], reason, error)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Messages refused, by the contract's reasons: the one count the stats line and metrics show."""
+        return {
+            str(reason): self.counters["malformed" if reason == contract.Rejection.MALFORMED else f"rejected.{reason}"]
+            for reason in contract.Rejection
+        }
 
     # ------------------------------------------------------------ database side (writer thread)
 
@@ -274,7 +293,7 @@ class IngestWorker:
 
     def _write_loop(self) -> None:
         next_stats = time.monotonic() + self.stats_every_s
-        next_housekeeping = time.monotonic()
+        next_housekeeping = next_offline_pass = time.monotonic()
         with self.app.app_context():
             while True:
                 batch = self._collect()
@@ -285,6 +304,9 @@ class IngestWorker:
                 if time.monotonic() >= next_housekeeping:
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                     self._housekeeping()
+                if time.monotonic() >= next_offline_pass and self.subscribed.is_set():
+                    next_offline_pass = time.monotonic() + self.offline_pass_every_s
+                    self._offline_pass()
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self.stats_every_s
                     self.log_stats()
@@ -299,11 +321,32 @@ class IngestWorker:
             return
         self.counters["commands.timed_out"] += expired
 
+    def _offline_pass(self) -> None:
+        """Offline alerts, debounced: lost or silent past the grace period; one alert and one recovery each."""
+        try:
+            now = clock().now()
+            if self._heard_since is None:
+                self._heard_since = now  # silence before this worker listened says nothing about devices
+            done = offline.evaluate_offline(
+                now, offline.offline_cutoff(self.offline_grace_s), heard_since=self._heard_since
+            )
+            db.session.commit()
+        except Exception:  # the database may be locked or away: try again on the next round
+            self._rollback()
+            log.exception("offline pass failed")
+            return
+        self.counters["alerts.offline"] += done.offline
+        self.counters["alerts.back_online"] += done.back_online
+        if done.offline or done.back_online:
+            log.info("offline pass: %d device(s) offline, %d back online", done.offline, done.back_online)
+
     def _flush(self, batch: list[Inbound]) -> None:
         while True:
             try:
-                self._store(batch)
+                counted = self._store(batch)
                 db.session.commit()
+                self._count(counted)
+                self.lag_s = time.monotonic() - min(item.received_at for item in batch)
                 break
             except OperationalError as error:  # database away or locked: keep the batch, try again
                 self._rollback()
@@ -320,8 +363,9 @@ class IngestWorker:
     def _store_one_by_one(self, batch: list[Inbound]) -> None:
         for item in batch:
             try:
-                self._store([item])
+                counted = self._store([item])
                 db.session.commit()
+                self._count(counted)
             except Exception as error:
                 self._rollback()
                 self.counters["failed"] += 1
@@ -333,20 +377,38 @@ class IngestWorker:
         db.session.rollback()
         self._ids.clear()  # placeholder devices created in the failed transaction are gone
 
-    def _store(self, batch: list[Inbound]) -> None:
+    def _count(self, counted: Counter[str]) -> None:
+        """Counters move once a batch is committed: a batch written again after a failure counts once."""
+        self.counters.update(counted)
+        if counted["results.unknown_command"]:
+            log.warning(
+                "dropped %d command result(s) for commands this portal never sent", counted["results.unknown_command"]
+            )
+
+    def _store(self, batch: list[Inbound]) -> Counter[str]:
+        """Write one batch in the open transaction; returns what to count once it is committed."""
         now = clock().now()  # business time, read once per batch: rows and alerts of the batch share it
         by_channel: dict[Channel, list[Inbound]] = {channel: [] for channel in contract.DEVICE_TO_PORTAL}
+        arrival_s = now.replace(tzinfo=UTC).timestamp()
+        refused: Counter[str] = Counter()
         for item in batch:
-            if item.channel is not None:
-                by_channel[item.channel].append(item)
+            if item.channel is None:
+                continue
+            rejection = contract.check_plausible(
+                item.channel, item.payload, arrival_s=arrival_s, max_past_s=self.max_past_s,
+                max_future_s=self.max_future_s,
+            )  # fmt: skip
+            if rejection is not None:
+                refused[f"rejected.{rejection[0]}"] += 1
+                self._log_rejection(contract.topic(item.serial, item.channel), rejection[0], rejection[1])
+                continue
+            by_channel[item.channel].append(item)
         for item in by_channel[Channel.HELLO]:  # first, so the rest finds the device with its model
             store.record_hello(item.serial, item.payload, now)
-        states = [
+        for item in by_channel[Channel.STATE]:
             store.record_state(
                 item.serial, item.payload == contract.STATE_ONLINE, now, ids=self._ids, live=not item.retain
             )
-            for item in by_channel[Channel.STATE]
-        ]
         telemetry = [
             store.TelemetryRow(i.serial, i.payload["seq"], i.payload["ts"], i.payload["vars"])
             for i in by_channel[Channel.TELEMETRY]
@@ -362,8 +424,8 @@ class IngestWorker:
             not store.record_command_result(i.payload, now, serial=i.serial)
             for i in by_channel[Channel.CMD_RESULT]
         )
-        alert_on_batch(states, saved, logged, now=now)
-        self.counters.update(
+        alert_on_batch(saved, logged, now=now)
+        refused.update(
             {
                 "stored": saved.stored + logged.stored,
                 "stored.telemetry": saved.stored,
@@ -373,8 +435,7 @@ class IngestWorker:
                 "results.unknown_command": unknown,
             }
         )
-        if unknown:
-            log.warning("dropped %d command result(s) for commands this portal never sent", unknown)
+        return refused
 
     def _ack(self, batch: list[Inbound]) -> None:
         """Acknowledge in arrival order, as MQTT requires; a mid of an earlier connection means nothing now."""
@@ -389,17 +450,20 @@ class IngestWorker:
 
     def log_stats(self) -> None:
         c = self.counters
+        rejected = self.rejected_by_reason()
         log.info(
             "received %d (telemetry %d, event %d, hello %d, state %d, cmd/result %d), stored %d, duplicates %d, "
-            "malformed %d, events not recorded on Basic %d, unknown command results %d, queued %d",
+            "malformed %d, rejected %d (%s), events not recorded on Basic %d, unknown command results %d, queued %d",
             c["received"], c["received.telemetry"], c["received.event"], c["received.hello"], c["received.state"],
-            c["received.cmd/result"], c["stored"], c["duplicates"], c["malformed"],
+            c["received.cmd/result"], c["stored"], c["duplicates"], c["malformed"], sum(rejected.values()),
+            ", ".join(f"{reason} {count}" for reason, count in rejected.items()),
             c["events.not_recorded_on_plan"], c["results.unknown_command"], self._queue.qsize(),
         )  # fmt: skip
         self._malformed_logged = 0
 
     def start(self) -> None:
         """Connect (retrying in the background until the broker answers) and start writing."""
+        log.info("connecting to %s as %s", self.endpoint.url, self.client_id)
         self._writer.start()
         self.client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=30)
         self.client.loop_start()
@@ -413,6 +477,10 @@ class IngestWorker:
         self.log_stats()
         self.stopped.set()
 
+    def metrics(self) -> list:
+        """This worker's stats object as Prometheus metrics (read when scraped)."""
+        return ingest_metrics(self.counters, self._queue.qsize(), self.lag_s, rejected=self.rejected_by_reason())
+
     def run_forever(self) -> int:
         """Run until SIGTERM or SIGINT (clean stop) or a fatal broker refusal; the exit status."""
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -420,13 +488,19 @@ class IngestWorker:
         self.start()
         self.stopped.wait()
         log.info("stopping: writing what is queued")
-        self.stop()
+        # Whatever holds the stop up (a database that hangs), the process ends: unacknowledged messages
+        # are delivered again by the broker, so leaving is always safe.
+        watchdog = threading.Timer(STOP_GRACE_S, _exit_now, args=(STOP_GRACE_S,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.stop(timeout_s=STOP_GRACE_S - 2)
         return 1 if self.fatal else 0
 
 
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _exit_now(grace_s: float) -> None:
+    log.error("could not stop cleanly in %.0f s; leaving now (unacknowledged messages are delivered again)", grace_s)
+    logging.shutdown()
+    os._exit(1)
 
 
 @click.command("ingest")
@@ -464,12 +538,14 @@ def _configure_logging() -> None:
     type=click.FloatRange(0.1),
     help="Log the counters this often.",
 )
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics port listens on.")
 @with_appcontext
 def ingest_command(
-    client_id: str, shared_group: str | None, batch_size: int, flush_ms: int, stats_every_s: float
-) -> None:
+    client_id: str, shared_group: str | None, batch_size: int, flush_ms: int, stats_every_s: float,
+    metrics_port: int | None, metrics_host: str,
+) -> None:  # fmt: skip
     """Store what devices publish (telemetry, events, states, command results) until stopped."""
-    _configure_logging()
     config = current_app.config
     url = config.get("MQTT_URL")
     if not url:
@@ -488,22 +564,38 @@ def ingest_command(
         flush_ms=flush_ms,
         stats_every_s=stats_every_s,
     )
+    if metrics_port is not None:
+        try:
+            serve_worker_metrics(metrics_host, metrics_port, worker.metrics)
+        except OSError as error:
+            raise click.ClickException(f"cannot serve metrics on {metrics_host}:{metrics_port}: {error}") from None
+        log.info("metrics at http://%s:%d/metrics", metrics_host, metrics_port)
     sys.exit(worker.run_forever())
 
 
 @click.command("maintenance")
 @with_appcontext
 def maintenance_command() -> None:
-    """Purge old event log entries and downsample old telemetry; safe to run any number of times."""
+    """Purge old event log entries, downsample old telemetry, run due scheduled actions; safe to run any number of times."""
+    from portal.device_link import publish_command
+    from portal.services.fleet.scheduled_runs import run_due
+
     config = current_app.config
-    now = clock().now()
+    lab_clock = clock()
     retention_days = int(config.get("EVENT_RETENTION_DAYS", 30))
     full_res_days = int(config.get("TELEMETRY_FULL_RES_DAYS", 7))
     bucket_s = int(config.get("TELEMETRY_BUCKET_S", 900))
-    purged = store.purge_events(now - timedelta(days=retention_days))
-    folded = store.downsample(now - timedelta(days=full_res_days), bucket_s)
+    # Ages count time lived on the clock: a lab clock move makes nothing old enough to purge or fold.
+    purged = store.purge_events(lab_clock.retention_cutoff(timedelta(days=retention_days)))
+    folded = store.downsample(lab_clock.retention_cutoff(timedelta(days=full_res_days)), bucket_s)
     db.session.commit()
     click.echo(
         f"Purged {purged} event(s) older than {retention_days} days; folded {folded} telemetry sample(s) "
         f"older than {full_res_days} days into {bucket_s // 60}-minute buckets."
+    )
+    # Scheduled fleet actions ride on this job: no daemon of their own (docs/schedules.md).
+    due = run_due(now=lab_clock.now(), today=lab_clock.today(), publish=publish_command)
+    click.echo(
+        f"Scheduled actions: {due.runs} run(s) started, {due.paused} rollout(s) paused after a failure, "
+        f"{due.finished} rollout(s) finished."
     )

@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument(
         "--start", type=float, default=None, help="simulated start, unix seconds (default: now)"
     )
+    fleet.add_argument(
+        "--provision-dir",
+        default=None,
+        metavar="DIR",
+        help="config folder of a private Mosquitto the lab runs (make run): devices added later get logins there",
+    )
     fleet.add_argument("-v", "--verbose", action="store_true")
     fleet.set_defaults(run=run_fleet)
 
@@ -156,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     made.add_argument("--factory-key-file", default=None, metavar="FILE", help="file holding the factory key, mode 600")
     made.set_defaults(run=run_manufacture)
 
-    from simulator import runtime_calculator
+    from simulator import control_cli, runtime_calculator
+
+    control_cli.register(sub)
 
     # register() names its handler `func` (its own tests call that); main() dispatches on `run`
     runtime_calculator.register(sub).set_defaults(run=runtime_calculator.run)
@@ -261,7 +269,26 @@ def run_fleet(args: argparse.Namespace) -> int:
         SimulatedDevice(identity, seed=args.seed, sim_start_s=clock.start_s, factory_key=key, step_s=step_s)
         for identity in identities
     ]
+
+    def make_devices(count: int, seed: int, models: list[str] | None) -> list[SimulatedDevice]:
+        """Devices added while the fleet runs (control API): born at the fleet's simulated now."""
+        return [
+            SimulatedDevice(identity, seed=seed, sim_start_s=clock.now(), factory_key=key, step_s=step_s)
+            for identity in manufacture(count, seed, models, factory_key=key)
+        ]
+
     broker = _start_broker(args, [i.serial for i in identities], key, portal)
+    provision = None
+    if isinstance(broker, PrivateMosquitto):
+        provision = broker.add_devices
+    elif args.provision_dir:
+        provision_dir = args.provision_dir
+
+        def provision(logins: dict[str, str]) -> None:
+            try:
+                PrivateMosquitto.add_to_running(provision_dir, logins)
+            except BrokerError as exc:
+                raise ValueError(str(exc)) from None
     fleet = control = nut = None
     try:
         if scenario is not None:
@@ -278,13 +305,18 @@ def run_fleet(args: argparse.Namespace) -> int:
         )
         if args.control_port is not None:
             try:
-                control = ControlServer(fleet, args.control_port, seed=args.seed).start()
+                control = ControlServer(
+                    fleet, args.control_port, seed=args.seed, make_devices=make_devices, provision=provision
+                ).start()
             except ControlError as exc:
                 raise UsageError(str(exc)) from None
         if args.nut_port is not None:
             nut = _start_nut(fleet, args.nut_host, args.nut_port, nut_users)
         for name, password in portal.items():
-            log.info("broker %s (%s); portal user %s:%s", broker.url, broker.kind, name, password)
+            log.info(
+                "broker %s (%s) for devices, %s for portal user %s:%s",
+                broker.url, broker.kind, broker.service_url, name, password,
+            )
         if "://" in args.broker:
             log.info("broker %s", broker.url)
         if control is not None:

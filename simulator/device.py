@@ -301,6 +301,17 @@ class SimulatedDevice:
     def schedule_heat(self, temp_c: float, start_s: float, duration_s: float = math.inf) -> None:
         self.conditions.ambient.append(Window(start_s, start_s + duration_s, float(temp_c)))
 
+    def end_conditions(self, sim_s: float) -> None:
+        """Stop what scenarios put on the timeline: power and heat end at ``sim_s``, later actions are dropped.
+
+        What already happened stays (an aged battery stays aged); the load keeps its current profile.
+        """
+        self.schedule_power("restore", sim_s)
+        self.conditions.ambient = [
+            dataclasses.replace(w, end_s=min(w.end_s, sim_s)) for w in self.conditions.ambient
+        ]
+        self.conditions.actions = [item for item in self.conditions.actions if item[0] <= sim_s]
+
     def set_load(
         self, *, profile: str | None = None, scale: float | None = None, percent: float | None = None
     ) -> None:
@@ -563,6 +574,8 @@ class SimulatedDevice:
                 )
             case "test.battery.start":
                 return self._run_command(None, CommandType.TEST_BATTERY_START, {}, "LocalUI")
+            case "calibrate.start":
+                return self._run_command(None, CommandType.CALIBRATE_START, {}, "LocalUI")
             case "input.sensitivity":
                 if str(value).lower() not in contract.SENSITIVITIES:
                     raise ValueError(
@@ -571,7 +584,9 @@ class SimulatedDevice:
                 return self._run_command(
                     None, CommandType.INPUT_SENSITIVITY, {"sensitivity": str(value).lower()}, "LocalUI"
                 )
-        raise ValueError("LCD action must be firmware.install, test.battery.start or input.sensitivity")
+        raise ValueError(
+            "LCD action must be firmware.install, test.battery.start, calibrate.start or input.sensitivity"
+        )
 
 
 def _check_load(profile: str | None = None, scale: float | None = None, percent: float | None = None) -> None:

@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from devicelink.brokers import MqttEndpoint
 from devicelink.contract import Channel
 
 log = logging.getLogger(__name__)
+RECENT_EVENTS = 10  # events kept per device for the lab console's live panel
 
 
 class SimClock:
@@ -117,6 +119,8 @@ class _Link:
         "closing",
         "retry_pending",
         "ticking",
+        "last_telemetry",
+        "recent_events",
     )
 
     def __init__(self, device: LinkedDevice, client: mqtt.Client, shard: _Shard) -> None:
@@ -129,6 +133,8 @@ class _Link:
         self.dead = False
         self.closing = False
         self.retry_pending = False
+        self.last_telemetry: dict[str, Any] | None = None  # what the device published last, for the console
+        self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.ticking = False
 
 
@@ -439,6 +445,9 @@ class Fleet:
             return
         if channel == Channel.EVENT:
             self.events += 1
+            link.recent_events.append(payload)
+        elif channel == Channel.TELEMETRY:
+            link.last_telemetry = payload
         self.published += 1
         link.client.publish(contract.topic(link.device.serial, channel), contract.encode(payload), 1, retain)
 
@@ -466,6 +475,48 @@ class Fleet:
         else:
             link.shard.call_soon(run)
         return future.result(timeout_s)
+
+    def add_devices(self, devices: Iterable[LinkedDevice]) -> list[str]:
+        """Add devices to a running fleet, each on the least busy loop; they connect at once."""
+        added = []
+        for device in devices:
+            if device.serial in self._links:
+                raise ValueError(f"{device.serial} is already in this fleet")
+            shard = min(self._shards, key=lambda s: len(s.links))
+            done: Future[None] = Future()
+
+            def add(device: LinkedDevice = device, shard: _Shard = shard, done: Future[None] = done) -> None:
+                self._add(device, shard)  # on the loop thread: the loop reads shard.links
+                done.set_result(None)
+                if self.started_at is not None:
+                    self._connect(self._links[device.serial])
+
+            shard.call_soon(add)
+            done.result(5.0)
+            added.append(device.serial)
+        return added
+
+    def remove_device(self, serial: str) -> None:
+        """Take a device out of the lab: it says ``lost`` (retained), disconnects and is forgotten."""
+        link = self._links[serial]
+
+        def remove() -> None:
+            link.closing = True
+            if link.connected:
+                link.client.publish(contract.topic(serial, Channel.STATE), contract.STATE_LOST, 1, True)
+                link.client.disconnect()  # the selector keeps serving the socket until it closes
+            elif link.client.socket() is not None:
+                self._drop(link)
+            link.shard.links.remove(link)
+
+        self.call(serial, lambda _device: remove())
+        del self._links[serial]
+        del self.devices[serial]
+
+    def last_published(self, serial: str) -> dict[str, Any]:
+        """The device's last telemetry message and its most recent events, newest first."""
+        link = self._links[serial]
+        return {"telemetry": link.last_telemetry, "events": list(reversed(link.recent_events))}
 
     def _drop(self, link: _Link) -> None:
         """Close the TCP connection without DISCONNECT: the broker publishes the last will."""
@@ -498,7 +549,7 @@ class Fleet:
         return self._links[serial].connected
 
     def connected_count(self) -> int:
-        return sum(1 for link in self._links.values() if link.connected)
+        return sum(1 for link in list(self._links.values()) if link.connected)
 
     def stats(self) -> FleetStats:
         """Counters, with the acknowledged-message rate over the last ~10 s."""

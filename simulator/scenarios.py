@@ -155,6 +155,17 @@ def _event(raw: Any, index: int) -> ScenarioEvent:
     return ScenarioEvent(at_s, kind, duration_s, share, tuple(serials), params)
 
 
+def single_event(raw: dict[str, Any], name: str) -> Scenario:
+    """A one-event scenario from the same keys as an ``[[event]]`` table (the lab console's quick actions)."""
+    return Scenario(name, (_event(raw, 0),))
+
+
+def shipped_scenarios() -> dict[str, str]:
+    """The scenario files in ``simulator/scenarios/``: file name -> the scenario's own name."""
+    folder = Path(__file__).parent / "scenarios"
+    return {path.stem: load_scenario(path).name for path in sorted(folder.glob("*.toml"))}
+
+
 def parse_scenario(text: str, name: str = "scenario") -> Scenario:
     """A scenario from TOML text; ScenarioError with the place of the problem otherwise."""
     try:

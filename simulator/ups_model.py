@@ -32,6 +32,7 @@ BATTERY_TEMP_TAU_S = 3600.0  # [est] thermal lag of the battery block
 AVR_BOOST_GAIN = 1.09  # [est] output/input ratio while boosting
 AVR_TRIM_GAIN = 0.92  # [est] output/input ratio while trimming
 RETURN_HYSTERESIS = 0.02  # fraction of nominal the input must be back inside the transfer points
+LOAD_READING_MAX_PERCENT = 150.0  # [est] the load reading saturates here (the contract's upper bound too)
 
 
 class Sensitivity(StrEnum):
@@ -777,7 +778,7 @@ def telemetry(state: UpsState, spec: ModelSpec) -> dict[str, str | int | float]:
     replace_by_s = state.battery_installed_s + expected_life_s(spec, 25.0 + TYPICAL_BATTERY_RISE_C)
     values: dict[str, str | int | float] = {
         "ups.status": ups_status(state),
-        "ups.load": round(100.0 * state.load_w / spec.w_rating, 1),
+        "ups.load": round(min(LOAD_READING_MAX_PERCENT, 100.0 * state.load_w / spec.w_rating), 1),
         "ups.realpower": round(state.load_w, 1),
         "ups.realpower.nominal": spec.w_rating,
         "ups.power.nominal": spec.va_rating,

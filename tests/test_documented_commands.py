@@ -161,6 +161,7 @@ RUN_HERE: dict[str, Run] = {
         shell="make -n browser", why="installs Chromium over the network when none is on the PATH"
     ),
     "python -m bench fleet": Run(shell="python -m bench --help", why=BENCH),
+    "python -m bench dashboard": Run(shell="python -m bench.dashboard_bench --help", why=BENCH, expect="--devices"),
     "python -m simulator runtime --model SMT1500C --load-percent 50": Run(
         expect="SMT1500C at 50% load (500 W), 100% charge: 17 min 00 s"
     ),
@@ -179,6 +180,7 @@ RUN_HERE: dict[str, Run] = {
         expect="stopped: 1000 devices",
     ),
     "python -m simulator manufacture --count 10 --seed 1": Run(expect='"claim_code"'),
+    "python -m devicelink.nut_bridge --help": Run(expect="--upsd HOST[:PORT]"),
     "python -m simulator fleet --count 5 --nut-port 3493": Run(
         shell="python -m simulator fleet --count 5 --nut-port {port} --duration 2",
         why=f"{FLEET_BRIEFLY}; {FREE}",
@@ -205,6 +207,27 @@ RUN_HERE: dict[str, Run] = {
     ".venv/bin/python bench/ingest_bench.py": Run(
         shell=".venv/bin/python bench/ingest_bench.py --help", why=BENCH, expect="--rates"
     ),
+    ".venv/bin/python bench/ingest_bench.py --postgres --rates 1000,2000,3000,4000,6000,8000": Run(
+        shell=".venv/bin/python bench/ingest_bench.py --postgres --rates 1000,2000,3000,4000,6000,8000 --help",
+        why=BENCH,
+        expect="--postgres",
+    ),
+    "python -m bench dashboard --scale-to 50000": Run(
+        shell="python -m bench.dashboard_bench --scale-to 50000 --help",
+        why=f"{BENCH}; tests/portal/test_dashboard_bench.py runs it small",
+        expect="--scale-to",
+    ),
+    "python -m bench fault": Run(shell="python -m bench.fault_bench --help", why=BENCH, expect="--duration"),
+    "python -m bench stack --devices 2000 --rate 200 --duration 60 --runs 3": Run(
+        shell="python -m bench stack --devices 2000 --rate 200 --duration 60 --runs 3 --help", why=BENCH,
+        expect="--web-workers",
+    ),
+    "python -m bench stack --postgres": Run(shell="python -m bench stack --postgres --help", why=BENCH, expect="--postgres"),
+    ".venv/bin/python bench/fault_bench.py --devices 1000 --rate 100 --duration 180 --runs 3": Run(
+        shell=".venv/bin/python bench/fault_bench.py --devices 1000 --rate 100 --duration 180 --runs 3 --help",
+        why=BENCH,
+        expect="--runs",
+    ),
     ".venv/bin/python bench/reports_bench.py 1000 10000": Run(
         shell=".venv/bin/python bench/reports_bench.py 1000 10000 --help", why=BENCH, expect="sizes"
     ),
@@ -219,6 +242,7 @@ RUN_HERE: dict[str, Run] = {
     ),
     "FLASK_APP=portal .venv/bin/flask db upgrade": Run(empty_database=True, expect="Running upgrade"),
     "flask db upgrade": Run(empty_database=True, expect="Running upgrade"),
+    "flask battery": Run(),
     "flask maintenance": Run(),
     "flask renewals": Run(),
     "flask notify": Run(
@@ -239,9 +263,18 @@ INGEST_PROCESS = (  # the test starts its workers through the fixture in conftes
     ("tests/ingest/conftest.py", '"-m", "flask", "ingest"'),
 )
 NUT_CLIENTS = "tests/simulator/test_nut_server.py"
+CONTROL_CLI = ("tests/simulator/test_control_cli.py", 'main(["control"')  # needs a running fleet
 RUN_ELSEWHERE: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
+    "python -m simulator control --url http://127.0.0.1:8765 devices": CONTROL_CLI,
+    "python -m simulator control add --count 3 --seed 7 --model SMT1500C": CONTROL_CLI,
+    "python -m simulator control run --kind blackout --duration 10m --serials AS2311123456": CONTROL_CLI,
+    "python -m simulator control run --scenario brownout": CONTROL_CLI,
+    "python -m simulator control stop 1": CONTROL_CLI,
+    "python -m simulator control run --kind replace_battery --serials AS2311123456": CONTROL_CLI,
     "flask ingest": INGEST_PROCESS,
     "python -m flask ingest": INGEST_PROCESS,
+    "flask ingest --metrics-port 9101": ("tests/ingest/test_ingest_process.py", '"--metrics-port"'),
+    "flask notify --metrics-port 9102": ("tests/portal/test_operations.py", '"--metrics-port"'),
     "flask ingest --shared ingest --client-id ingest-1": (
         "tests/ingest/test_ingest_process.py",
         '"--shared"',
@@ -261,11 +294,26 @@ RUN_ELSEWHERE: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
         "e2e/stack.py",
         'f"mqtt://127.0.0.1:{mqtt_port}"',
     ),  # fmt: skip
+    # docs/api.md's curl examples: one script, run against a live portal with a real broker and a token
+    "API=${API:-http://127.0.0.1:5000/api/v1}": ("tests/api/test_api_docs.py", "curl_block()"),
     "PORT=${PORT:-3493}": ("tests/simulator/test_nut_docs.py", 'recipe("Read the lab with upsc")'),
     "PORT=${PORT:-3493}; printf '[mon]\\n password = secret\\n upsmon primary\\n' > upsd.users": (
         "tests/simulator/test_nut_docs.py",
         'recipe("Test upsmon shutdown against the lab")',
     ),  # fmt: skip
+    "PORTAL=${PORTAL:-https://ups.example.com}; BROKER=${BROKER:-mqtts://ups.example.com:8883}; "
+    "UPSD=${UPSD:-127.0.0.1:3493}": ("tests/devicelink/test_nut_bridge_docs.py", 'recipe("Bridge a real UPS")'),
+    "python -m devicelink.nut_bridge": ("e2e/test_nut_bridge_journey.py", '"-m", "devicelink.nut_bridge"'),
+    # the whole-stack bench in a tiny run, for real
+    "python -m bench stack --devices 50 --rate 25 --duration 10 --runs 1 --web-workers 2": (
+        "tests/ingest/test_stack_bench.py",
+        '"--devices", "50", "--rate", "25", "--duration", "10", "--runs", "1", "--web-workers", "2"',
+    ),
+    # the short version of the fault run, for real
+    ".venv/bin/python bench/fault_bench.py --devices 12 --rate 6 --duration 16": (
+        "tests/ingest/test_fault_bench.py",
+        '"bench/fault_bench.py"',
+    ),
     "upsc": (NUT_CLIENTS, 'run("upsc"'),
     "upscmd": (NUT_CLIENTS, 'run("upscmd"'),
     "upsrw": (NUT_CLIENTS, 'run("upsrw"'),
@@ -343,13 +391,17 @@ def _serve(shell: str, env: dict[str, str], port: int, path: str) -> tuple[int, 
             try:
                 # A generous timeout: a first request cut short would leave a worker busy when Ctrl-C comes.
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:
+                    response.read()
                     answered = response.status
             except urllib.error.HTTPError as error:
                 answered = error.code
             except OSError:
                 time.sleep(0.3)
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
+            # Ctrl-C once the server is idle, as a user stops it: gunicorn's quick shutdown prints its own
+            # SystemExit traceback for a worker still finishing the response it just sent.
+            time.sleep(1.0)
+            os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ROOT / "portal" / "services"
 KERNEL = "kernel"  # errors, clock, calendar_dates: the modules at the top of portal/services
 # Lowest first; a package may import from itself, the kernel and the packages before it.
-LAYERS = ["outbox", "accounts", "licensing", "fleet", "reports", "partners", "alerts"]
+LAYERS = ["outbox", "accounts", "api", "licensing", "fleet", "reports", "partners", "alerts", "battery", "lab"]
 PURE = [
     "portal/services/licensing/plans.py",
     "portal/services/licensing/products.py",
@@ -28,6 +28,11 @@ PURE = [
     "portal/services/alerts/event_types.py",
     "portal/services/fleet/battery_life.py",
     "portal/services/fleet/firmware.py",
+    "portal/services/fleet/occurrences.py",
+    "portal/services/battery/episodes.py",
+    "portal/services/battery/capacity.py",
+    "portal/services/battery/estimate.py",
+    "portal/services/battery/chart.py",
     "portal/services/calendar_dates.py",
     "portal/services/partners/bounded_xlsx.py",
     "simulator/ups_model.py",

@@ -1,8 +1,12 @@
 """The portal's tables, one module per idea."""
 
 from portal.models.accounts import Company, CompanyKind, Invitation, RecoveryCode, SignInSession, User
+from portal.models.api import ApiCall, ApiToken
+from portal.models.batches import CommandBatch, CommandBatchItem
+from portal.models.battery import BatteryDischarge, BatteryReplacement
+from portal.models.bridges import NutBridge
 from portal.models.devices import Device, DeviceShare, ShareStatus
-from portal.models.lab import LabClockSetting
+from portal.models.lab import LabClockMove, LabClockSetting
 from portal.models.licensing import (
     ActivationCode,
     Entitlement,
@@ -20,11 +24,19 @@ from portal.models.notifications import (
     RenewalSupport,
     ThresholdSetting,
 )
+from portal.models.ownership import OwnershipTransfer, TransferStatus
 from portal.models.quotes import Quote
+from portal.models.schedules import FleetSchedule
 from portal.models.telemetry import DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
 
 __all__ = [
+    "CommandBatch",
+    "CommandBatchItem",
     "ActivationCode",
+    "ApiCall",
+    "ApiToken",
+    "BatteryDischarge",
+    "BatteryReplacement",
     "Company",
     "CompanyKind",
     "Device",
@@ -34,14 +46,18 @@ __all__ = [
     "DeviceShare",
     "DeviceStatus",
     "Entitlement",
+    "FleetSchedule",
     "Invitation",
+    "LabClockMove",
     "LabClockSetting",
     "LicenseOrder",
     "MaintenanceWindow",
     "NotificationDelivery",
     "NotificationPolicy",
     "NotificationUnsubscribe",
+    "NutBridge",
     "OrderChannel",
+    "OwnershipTransfer",
     "Quote",
     "RecoveryCode",
     "RenewalNotice",
@@ -52,5 +68,6 @@ __all__ = [
     "TelemetryRollup",
     "TelemetrySample",
     "ThresholdSetting",
+    "TransferStatus",
     "User",
 ]

@@ -82,7 +82,10 @@ class NotificationDelivery(db.Model):
     # share, invitation or activation code: it is erased once delivered and never shown in the log.
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # attempts started; counted when a worker claims the row
+    # set while a worker holds the row for an attempt; still set when the row is due again means that
+    # worker died mid-send (its lease expired), so the next attempt is logged as a re-delivery
+    claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]

@@ -18,9 +18,12 @@ NAVIGATION = (
     ("partner.orders", "Order licenses", "partner"),
     ("licenses.verify", "Activation codes", "all"),
     ("reports.index", "Reports", "all"),
+    ("battery.fleet", "Battery health", "all"),
+    ("bridges.index", "Bridges", "customer"),
     ("quotes.index", "Quotes", "partner"),
     ("notifications.index", "Notifications", "all"),
     ("renewal_support.index", "Renewal Support", "all"),
+    ("transfers.index", "Transfers", "all"),
     ("team.index", "Team", "all"),
     ("lab.clock_page", "Lab", "lab"),
 )
@@ -28,7 +31,8 @@ NAVIGATION = (
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint; lab pages only in lab mode."""
-    from portal.services.licensing.activation_codes import format_code
+    from portal.api.problems import is_api_request, problem
+    from portal.services.licensing.activation_codes import EXAMPLE_CODE, format_code
 
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -37,6 +41,7 @@ def register_blueprints(app: Flask) -> None:
             continue
         app.register_blueprint(blueprint)
     app.add_template_filter(format_code, "format_code")
+    app.jinja_env.globals["example_activation_code"] = EXAMPLE_CODE
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     # Templates ask the plan table, never hard-code which plan shows what.
     from portal.services.licensing.plans import Feature, Plan, plan_allows
@@ -68,6 +73,8 @@ def register_blueprints(app: Flask) -> None:
         # No text a person types holds NUL, and PostgreSQL cannot store or compare it: refuse it plainly.
         values = [*request.args.values(), *(request.form.values() if request.mimetype != "multipart/form-data" else ())]
         if any("\x00" in value for value in values):
+            if is_api_request():
+                return problem("invalid-request", "Text may not contain NUL characters.")
             return "Text may not contain NUL characters.", 400
         return None
 

@@ -6,7 +6,7 @@ from jinja2_fragments.flask import render_blocks
 
 from portal.extensions import htmx
 from portal.services.clock import clock, utcnow
-from portal.services.fleet import overview
+from portal.services.fleet import bulk_actions, overview
 
 bp = Blueprint("dashboard", __name__)
 
@@ -26,7 +26,10 @@ def index():
     view = overview.overview(
         current_user, filters, today=clock().today(), now=utcnow(), stale_after_s=current_app.config["STALE_AFTER_S"]
     )
-    context = {"view": view, "filters": filters, "modes": overview.MODES, "plans": overview.PLANS}
+    context = {
+        "view": view, "filters": filters, "modes": overview.MODES, "plans": overview.PLANS,
+        "bulk_actions": bulk_actions.ACTIONS, "sensitivities": sorted(bulk_actions.SENSITIVITIES),
+    }
     if htmx and not htmx.boosted:
         return render_blocks("dashboard/index.html", ["device_table", "tiles"], oob=True, **context)
     return render_template("dashboard/index.html", **context)

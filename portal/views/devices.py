@@ -2,13 +2,17 @@
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
+from jinja2_fragments.flask import render_block, render_blocks
 
 from devicelink.provisioning import factory_key_from_env
 from portal.device_link import publish_command
 from portal.extensions import db, htmx, limiter
+from portal.forms.battery import ReplacementForm
 from portal.forms.devices import ClaimForm
 from portal.services.accounts import access
+from portal.services.battery import insight as battery_insight
+from portal.services.battery import replacements, transfers_query, why
+from portal.services.battery.transfers import PERIODS_DAYS, sensitivity_advice
 from portal.services.clock import clock, utcnow
 from portal.services.errors import DomainError, NotFound
 from portal.services.fleet import claiming, commands, device_history, device_page
@@ -58,13 +62,9 @@ def claim():
             attach_error(form, error)
         else:
             db.session.commit()
-            trial = (
-                " Its 6-month Standard trial has started."
-                if result.trial_granted
-                else " This serial had its trial before, so it starts on the Basic plan."
-            )
             flash(
-                f"{result.device.model} {result.device.serial} is now registered to {current_user.company.name}.{trial}",
+                f"{result.device.model} {result.device.serial} is now registered to {current_user.company.name}. "
+                f"{result.plan_words}",
                 "success",
             )
             return redirect(url_for("devices.show", device_id=result.device.id))
@@ -85,13 +85,24 @@ def _context(device, **extra) -> dict:
     events = device_history.event_log(
         device, severity=request.args.get("severity", ""), fallback_end=lab_clock.now()
     )
+    why_period = why.period(request.args.get("why_days"), now=lab_clock.now())
+    why_summary = transfers_query.device_summary(device, start=why_period.start, end=why_period.end)
     return {
         "view": view,
+        "why": why_period,
+        "why_summary": why_summary,
+        "why_advice": sensitivity_advice(why_summary, view.sensitivity),
+        "why_action": next((a for a in view.actions if a.type == "input.sensitivity"), None),
+        "why_periods": PERIODS_DAYS,
+        "battery": battery_insight.device_battery(
+            device, view.vars, alert_below=current_app.config["BATTERY_HEALTH_ALERT_PERCENT"] / 100.0
+        ),
         "events": events,
         "severities": device_history.SEVERITIES,
         "ranges": device_history.RANGES,
         "default_range": device_history.DEFAULT_RANGE,
         "confirm_group": None,
+        "replacement_form": ReplacementForm(formdata=None),
         **extra,
     }
 
@@ -113,8 +124,11 @@ def show(device_id: int):
 @bp.get("/devices/<id:device_id>/live")
 @login_required
 def live_status(device_id: int):
-    """The live status region, polled every few seconds."""
-    return _page_or_block(_device_or_404(device_id), "live_status")
+    """The live status region, polled every few seconds, with the firmware line swapped out of band."""
+    device = _device_or_404(device_id)
+    if htmx and not htmx.boosted:
+        return render_blocks("devices/show.html", ["live_status", "firmware_line"], oob=True, **_context(device))
+    return render_template("devices/show.html", **_context(device))
 
 
 @bp.get("/devices/<id:device_id>/command-log")
@@ -208,3 +222,31 @@ def remove(device_id: int):
         "info",
     )
     return redirect(url_for("dashboard.index")), 303
+
+
+@bp.post("/devices/<id:device_id>/battery-replacements")
+@login_required
+def record_battery_replacement(device_id: int):
+    """Record a battery replacement in the device's logbook (owner, co-workers, partners with a share)."""
+    device = _device_or_404(device_id)
+    form = ReplacementForm()
+    if form.validate_on_submit():
+        lab_clock = clock()
+        try:
+            row = replacements.record_replacement(
+                current_user,
+                device,
+                replaced_on=form.replaced_on.data,
+                sku=form.sku.data or "",
+                note=form.note.data or "",
+                today=lab_clock.today(),
+                now=lab_clock.now(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Battery replacement with {row.sku} on {row.replaced_on.strftime('%d %b %Y')} recorded.", "success")
+            return redirect(url_for("devices.show", device_id=device.id, _anchor="battery-logbook")), 303
+    return render_template("devices/show.html", **_context(device, replacement_form=form)), 422

@@ -7,12 +7,14 @@ import tempfile
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Response, abort, send_file, url_for
+from flask import Response, abort, request, send_file, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.routing import BaseConverter, ValidationError
 
 from portal.services.accounts.access import parse_id
-from portal.services.errors import DomainError
+from portal.services.errors import DomainError, NotFound
+from portal.services.reports import my_reports
 
 
 class IdConverter(BaseConverter):
@@ -40,6 +42,29 @@ def id_or_404(raw: str | None, message: str | None = None) -> int:
 
 def ids_or_404(values: list[str], message: str | None = None) -> list[int]:
     return [id_or_404(value, message) for value in values]
+
+
+def customer_filter() -> int | None:
+    """The optional ?customer=<company id> of a report; one the user may not see is a 404, like any other."""
+    raw = request.args.get("customer", "").strip()
+    if not raw:
+        return None
+    customer_id = id_or_404(raw)
+    try:
+        my_reports.check_customer(current_user, customer_id)
+    except NotFound:
+        abort(404)
+    return customer_id
+
+
+def json_object_body() -> dict | None:
+    """The request's JSON body when it is an object; None for anything else, including bodies Python's
+    parser gives up on (thousands of nested brackets raise RecursionError, not ValueError)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def safe_next(target: str | None, default_endpoint: str = "dashboard.index") -> str:

@@ -15,6 +15,7 @@ from portal.services.accounts import access
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
 from portal.services.licensing import entitlements
+from portal.services.outbox.links import public_url
 from portal.services.partners import assignment_preview, license_orders, shared_devices
 from portal.views.helpers import attach_error, ids_or_404
 
@@ -89,8 +90,8 @@ def place_order():
             customer_name=form.customer_name.data or "",
             today=lab_clock.today(),
             now=lab_clock.now(),
-            verify_url=url_for("licenses.verify", _external=True),
-            shared_url=url_for("partner.shared_with_me", _external=True),
+            verify_url=public_url(url_for("licenses.verify")),
+            shared_url=public_url(url_for("partner.shared_with_me")),
         )
     except DomainError as error:
         db.session.rollback()

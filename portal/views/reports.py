@@ -5,30 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from portal.services.clock import clock
-from portal.services.errors import DomainError, NotFound
+from portal.services.errors import DomainError
 from portal.services.reports import my_reports, outages
-from portal.views.helpers import id_or_404, send_xlsx
+from portal.views.helpers import customer_filter, send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
-
-def _customer_id() -> int | None:
-    """The optional ?customer=<company id>; one the user may not see is a 404, like any other."""
-    raw = request.args.get("customer", "").strip()
-    if not raw:
-        return None
-    customer_id = id_or_404(raw)
-    try:
-        my_reports.check_customer(current_user, customer_id)
-    except NotFound:
-        abort(404)
-    return customer_id
 
 
 def _suffix(customer_id: int | None) -> str:
@@ -62,7 +50,7 @@ def index():
 
 
 def _device_report(report: str, ext: str) -> Response:
-    customer_id = _customer_id()
+    customer_id = customer_filter()
     today = clock().today()
     sheet, columns = my_reports.REPORTS[report]
     rows = my_reports.device_rows(current_user, today=today, customer_id=customer_id)
@@ -120,7 +108,7 @@ def _period(form) -> outages.Period | None:
 @login_required
 def outage_report():
     """The outage report for a chosen period, on the page."""
-    customer_id = _customer_id()
+    customer_id = customer_filter()
     form = _period_form()
     period = _period(form)
     report = None
@@ -131,7 +119,7 @@ def outage_report():
 
 
 def _outage_download(ext: str) -> Response:
-    customer_id = _customer_id()
+    customer_id = customer_filter()
     form = _period_form()
     period = _period(form)
     if period is None:

@@ -8,6 +8,7 @@ from portal.extensions import db, htmx, limiter
 from portal.forms.sharing import AcceptShareForm, ShareForm
 from portal.services.clock import clock
 from portal.services.errors import DomainError, NotFound
+from portal.services.outbox.links import public_url
 from portal.services.partners import sharing
 from portal.views.helpers import attach_error, id_or_404
 
@@ -64,7 +65,7 @@ def share(device_id: int):
             form.email.data or "",
             today=lab_clock.today(),
             now=lab_clock.now(),
-            accept_url=url_for("sharing.index", _external=True),
+            accept_url=public_url(url_for("sharing.index")),
         )
     except DomainError as error:
         db.session.rollback()

@@ -31,7 +31,9 @@ def overview():
     """Subscription Overview: every device's plan, term end and queued terms."""
     today = clock().today()
     rows = subscription_overview.overview(current_user, today=today)
-    return render_template("subscriptions/overview.html", rows=rows, today=today)
+    return render_template(
+        "subscriptions/overview.html", rows=rows, today=today, banners=subscription_overview.banners(rows, today)
+    )
 
 
 def _choices(source) -> dict[int, str]:
@@ -42,7 +44,9 @@ def _choices(source) -> dict[int, str]:
 
 def _buy_page(form: CardForm, choices: dict[int, str], status: int = 200, cart_error: str | None = None):
     try:
-        cart = online_purchase.build_cart(current_user, choices, price_list_path=current_app.config.get("PRICE_LIST_PATH"))
+        cart = online_purchase.build_cart(
+            current_user, choices, price_list_path=current_app.config.get("PRICE_LIST_PATH"), today=clock().today()
+        )
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -71,7 +75,9 @@ def pay():
         return _buy_page(form, choices, 422)
     lab_clock = clock()
     try:
-        cart = online_purchase.build_cart(current_user, choices, price_list_path=current_app.config.get("PRICE_LIST_PATH"))
+        cart = online_purchase.build_cart(
+            current_user, choices, price_list_path=current_app.config.get("PRICE_LIST_PATH"), today=lab_clock.today()
+        )
         card = parse_card(form.card_holder.data or "", form.card_number.data or "", form.card_expiry.data or "", form.card_cvc.data or "", today=lab_clock.today())
         purchase = online_purchase.buy(
             current_user, cart, card, current_app.extensions["upsconnect.payments"], today=lab_clock.today(), now=lab_clock.now()
@@ -90,6 +96,13 @@ def pay():
         f"(card ending {purchase.payment.card_last4}). Licenses assigned to {devices}.",
         "success",
     )
+    for line in purchase.cart.lines:
+        if line.bonus:
+            flash(
+                f"{line.device.serial}: {line.product.display_name}: runs {line.months} months, "
+                f"{line.product.months} bought and {line.bonus.months} free from the {line.bonus.promotion}.",
+                "info",
+            )
     for code in purchase.leftover_codes:
         flash(f"Your order earned free licenses: use activation code {code} for other devices.", "info")
     return redirect(url_for("subscriptions.overview")), 303

@@ -9,6 +9,7 @@ from portal.forms.accounts import AcceptInvitationForm, InviteForm
 from portal.services.accounts import users
 from portal.services.clock import utcnow
 from portal.services.errors import AccountError, NotFound
+from portal.services.outbox.links import public_url
 from portal.views.helpers import attach_error
 
 bp = Blueprint("team", __name__)
@@ -42,7 +43,7 @@ def invite():
             current_user,
             form.email.data or "",
             now=utcnow(),
-            join_link=lambda token: url_for("team.join", token=token, _external=True),
+            join_link=lambda token: public_url(url_for("team.join", token=token)),
         )
     except AccountError as error:
         db.session.rollback()

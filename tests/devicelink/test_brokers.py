@@ -44,13 +44,17 @@ def broker(request, tmp_path):
 
 
 def connect(broker, username, password, client_id):
+    return _connect_to(broker, broker.service_port if username in PORTAL else broker.port, username, password, client_id)
+
+
+def _connect_to(broker, port, username, password, client_id):
     result: dict[str, object] = {}
     done = threading.Event()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     client.username_pw_set(username, password)
     client.on_connect = lambda c, u, f, rc, p: (result.setdefault("rc", rc), done.set())
     client.on_message = lambda c, u, m: result.setdefault("messages", []).append(m.topic)
-    client.connect(broker.host, broker.port)
+    client.connect(broker.host, port)
     client.loop_start()
     assert done.wait(10)
     return client, result
@@ -65,7 +69,8 @@ def test_devices_and_portal_log_in_strangers_do_not(broker):
         ("nobody", "x", False),
         (None, None, False),
     ]:
-        client, result = connect(broker, username, password, f"c-{username}-{ok}-{password}")
+        client_id = username if username != "portal" else f"c-{username}-{ok}"  # a device connects as itself
+        client, result = connect(broker, username, password, client_id or "anonymous")
         assert result["rc"].is_failure is not ok, (username, result["rc"])
         client.loop_stop()
         client.disconnect()
@@ -138,12 +143,64 @@ def test_generated_config_is_locked_down(tmp_path):
     conf = broker.write_config().read_text()
     assert "allow_anonymous false" in conf and f"listener {broker.port} 127.0.0.1" in conf
     assert "max_queued_messages 100000" in conf and "autosave_interval" in conf
+    devices_part, service_part = conf.split(f"listener {broker.service_port} 127.0.0.1")
+    assert "use_username_as_clientid true" in devices_part.split(f"listener {broker.port} 127.0.0.1")[1]
+    assert "use_username_as_clientid" not in service_part and "allow_anonymous false" in service_part
     acl = (tmp_path / "acl").read_text()
-    assert "pattern readwrite ups/%u/#" in acl and "user portal\ntopic readwrite #" in acl
+    assert "pattern readwrite ups/%u/#" in acl and "portal" not in acl
+    assert "user portal\ntopic readwrite #" in (tmp_path / "service-acl").read_text()
     passwords = (tmp_path / "passwords").read_text()
-    assert DEVICES[0].password not in passwords and passwords.count("$7$101$") == 2
+    assert DEVICES[0].password not in passwords and passwords.count("$7$101$") == 1
+    assert "portal" not in passwords and (tmp_path / "service-passwords").read_text().startswith("portal:$7$101$")
 
 
 def test_password_hash_has_mosquittos_format():
     hashed = mosquitto_password_hash("secret", salt=b"\0" * 12)
     assert hashed.startswith("$7$101$AAAAAAAAAAAAAAAA$") and len(hashed.split("$")[-1]) == 88
+
+
+def test_a_device_cannot_take_over_another_devices_session(broker):
+    """Issue 16 item 1: A's valid login with client_id=B's serial must not kick B off the broker."""
+    attacker_login, victim = DEVICES
+    portal, seen = connect(broker, "portal", "portal-pw", "portal-watch")
+    portal.subscribe("ups/#", qos=1)
+    drops: list[object] = []
+    victim_client, victim_result = connect(broker, victim.serial, victim.password, victim.serial)
+    assert not victim_result["rc"].is_failure
+    victim_client.on_disconnect = lambda c, u, f, rc, p: drops.append(rc)
+    time.sleep(0.3)
+
+    for _ in range(3):  # the issue saw 6 flaps in 8 s; try a few times
+        thief, thief_result = connect(broker, attacker_login.serial, attacker_login.password, victim.serial)
+        if broker.kind == "embedded":  # the auth plugin refuses the login outright
+            assert thief_result["rc"].is_failure
+        else:  # Mosquitto replaces the client id with the login: the session is A's own, never B's
+            assert not thief_result["rc"].is_failure
+            thief.publish(f"ups/{attacker_login.serial}/event", b"thief-own", qos=1).wait_for_publish(5)
+        thief.loop_stop()
+        thief.disconnect()
+        time.sleep(0.3)
+
+    victim_client.publish(f"ups/{victim.serial}/telemetry", b"still-here", qos=1).wait_for_publish(5)
+    wait_until(lambda: f"ups/{victim.serial}/telemetry" in seen.get("messages", []), 5, "the victim's message")
+    assert drops == [] and victim_client.is_connected()
+    for c in (portal, victim_client):
+        c.loop_stop()
+        c.disconnect()
+
+
+def test_the_portal_service_listener_takes_any_client_id_devices_do_not(broker):
+    """The portal's own users keep arbitrary client ids (several workers); a device login never gets one."""
+    device = DEVICES[0]
+    a, ra = connect(broker, "portal", "portal-pw", "ingest-host-1")
+    b, rb = connect(broker, "portal", "portal-pw", "web-host-2")
+    time.sleep(0.3)
+    assert not ra["rc"].is_failure and not rb["rc"].is_failure and a.is_connected() and b.is_connected()
+    # a device login with a foreign client id: refused by the embedded broker's auth plugin, and unknown
+    # on Mosquitto's service listener (where `connect` sends every non-portal login here on purpose)
+    odd, result = _connect_to(broker, broker.service_port, device.serial, device.password, "not-my-serial")
+    assert result["rc"].is_failure
+    odd.loop_stop()
+    for c in (a, b):
+        c.loop_stop()
+        c.disconnect()

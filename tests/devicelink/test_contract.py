@@ -145,3 +145,43 @@ def test_decode_never_raises_on_random_bytes(raw):
 def test_validators_never_raise_on_any_json_value(value):
     for channel in Channel:
         assert contract.validate(channel, value) is None or isinstance(contract.validate(channel, value), str)
+
+
+NOW = 1.8e9  # arrival, on the portal's clock
+
+
+@pytest.mark.parametrize(
+    ("variables", "ts", "reason"),
+    [
+        ({"battery.charge": 1e300}, NOW, "out_of_range"),
+        ({"battery.charge": 100.5}, NOW, "out_of_range"),
+        ({"ups.load": -50}, NOW, "out_of_range"),
+        ({"ups.load": 150.1}, NOW, "out_of_range"),
+        ({"battery.runtime": -3600}, NOW, "out_of_range"),
+        ({"battery.runtime": 8 * 86400}, NOW, "out_of_range"),
+        ({"input.voltage": 601}, NOW, "out_of_range"),
+        ({"ups.temperature": -41}, NOW, "out_of_range"),
+        ({"input.frequency": "1e9"}, NOW, "out_of_range"),
+        ({"battery.charge": 0, "ups.load": 150, "battery.runtime": 65535, "ups.temperature": -40}, NOW, None),
+        ({}, NOW - 30 * 86400 - 1, "clock_skew"),
+        ({}, NOW + 86400 + 1, "clock_skew"),
+        ({}, NOW - 30 * 86400, None),
+        ({}, NOW + 86400, None),
+    ],
+)
+def test_physically_impossible_values_and_skewed_timestamps_are_refused_with_a_reason(variables, ts, reason):
+    payload = contract.telemetry_payload(ts=ts, seq=1, variables=variables)
+    assert contract.validate(Channel.TELEMETRY, payload) is None  # well-formed: refused only as implausible
+    rejection = contract.check_plausible(Channel.TELEMETRY, payload, arrival_s=NOW)
+    if reason is None:
+        assert rejection is None
+    else:
+        assert rejection is not None and rejection[0] == reason and rejection[1]
+
+
+def test_events_are_checked_for_skew_too_results_are_not():
+    event = contract.event_payload(ts=0.0, seq=1, code="", severity="informational", text="x")
+    assert contract.check_plausible(Channel.EVENT, event, arrival_s=1.8e9)[0] == "clock_skew"
+    result = contract.result_payload("abc", "done", ts=3.0)  # not stored: a wrong device clock is harmless
+    assert contract.check_plausible(Channel.CMD_RESULT, result, arrival_s=1.8e9) is None
+    assert contract.check_plausible(Channel.HELLO, {"anything": 1}, arrival_s=0) is None

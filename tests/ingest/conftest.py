@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,7 +72,7 @@ def mosquitto(tmp_path, identities):
 
 
 def portal_url(broker) -> str:
-    return f"mqtt://{PORTAL_USER}:{PORTAL_PASSWORD}@{broker.host}:{broker.port}"
+    return f"mqtt://{PORTAL_USER}:{PORTAL_PASSWORD}@{broker.host}:{broker.service_port}"
 
 
 class DevicePublisher:
@@ -111,8 +112,8 @@ class DevicePublisher:
         if seq is None:
             self.seq += 1
             seq = self.seq
-        payload = contract.telemetry_payload(
-            ts=1_772_357_400.0 + seq, seq=seq, variables={"ups.status": "OL", "ups.load": 31.5, **variables}
+        payload = contract.telemetry_payload(  # now: the contract bounds a device's clock skew
+            ts=round(time.time(), 3), seq=seq, variables={"ups.status": "OL", "ups.load": 31.5, **variables}
         )
         self.send(Channel.TELEMETRY, payload)
         return seq
@@ -185,7 +186,7 @@ class IngestProcess:
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: anything it started goes too
             self.proc.wait(10)
 
     def terminate(self, timeout_s: float = 20.0) -> int | None:
@@ -196,20 +197,20 @@ class IngestProcess:
             try:
                 self.proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+                self.kill()
         return self.proc.returncode
 
 
 @pytest.fixture
 def ingest_process(app, tmp_path) -> Iterator[Callable[..., IngestProcess]]:
-    """``ingest_process(mqtt_url, *args)``: start ``flask ingest`` on the test's database; killed at the end."""
+    """``ingest_process(mqtt_url, *args)``: start ``flask ingest`` on the test's database; killed at the end.
+
+    Each worker of a group gets its own ``log_name``, so its counters can be read apart.
+    """
     started: list[IngestProcess] = []
 
-    def start(mqtt_url: str, *args: str, kind: str = "") -> IngestProcess:
-        process = IngestProcess(
-            app.config["SQLALCHEMY_DATABASE_URI"], mqtt_url, tmp_path / "ingest.log", *args, kind=kind
-        )
+    def start(mqtt_url: str, *args: str, kind: str = "", log_name: str = "ingest.log") -> IngestProcess:
+        process = IngestProcess(app.config["SQLALCHEMY_DATABASE_URI"], mqtt_url, tmp_path / log_name, *args, kind=kind)
         started.append(process.start())
         return process
 

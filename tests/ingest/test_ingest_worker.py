@@ -70,7 +70,7 @@ def test_malformed_payloads_are_counted_and_dropped_and_the_worker_keeps_going(w
 def _publish_as_portal(broker, topic: str, payload: bytes) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.username_pw_set(PORTAL_USER, PORTAL_PASSWORD)
-    client.connect(broker.host, broker.port)
+    client.connect(broker.host, broker.service_port)
     client.loop_start()
     try:
         client.publish(topic, payload, qos=1).wait_for_publish(10)

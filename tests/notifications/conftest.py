@@ -48,7 +48,7 @@ def give_license(device, plan: str, months: int, on) -> None:
             assigned_at=datetime.combine(on, datetime.min.time()),
         )
     )
-    entitlements.refresh_segments(device)
+    entitlements.refresh_segments(device, clock().today())
     db.session.commit()
 
 
@@ -58,7 +58,7 @@ def raise_event(device, code: str, severity: str, text: str, seq: int = 1) -> st
     result = store.store_events(
         [store.EventRow(device.serial, seq, now.timestamp(), code, severity, text)], clock().today(), now=now
     )
-    alert_on_batch([], store.BatchResult(), result, now=now)
+    alert_on_batch(store.BatchResult(), result, now=now)
     db.session.commit()
     return result
 
@@ -73,7 +73,3 @@ def deliveries(**filters) -> list[NotificationDelivery]:
 ON_BATTERY = ("0x0109", "warning", "UPS: On battery power in response to an input power problem.")
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address():
-    """The local webhook receiver listens on 127.0.0.1, as webhook URLs in tests do."""
-    return ("127.0.0.1", 0)

@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.ingest import alert_on_batch
 from portal.models import DeviceCommand, DeviceEvent, MaintenanceWindow
-from portal.services.alerts import device_alerts, policies, thresholds
+from portal.services.alerts import device_alerts, offline, policies, thresholds
 from portal.services.calendar_dates import add_months
 from portal.services.clock import clock
 from portal.services.fleet import telemetry_store as store
@@ -108,14 +109,73 @@ def test_an_event_already_tied_to_a_calibration_names_who_started_it(app, owner,
     assert f"Started by {owner.name} (calibration)" in row.payload["text"]
 
 
-def test_a_lost_connection_raises_device_offline_once(app, owner, device):
-    now = clock().now()
-    for online, live in ((True, True), (False, True), (False, False)):  # the last: a retained replay
-        change = store.record_state(device.serial, online, now, live=live)
-        alert_on_batch([change], store.BatchResult(), store.BatchResult(), now=now)
+GRACE = timedelta(seconds=300)
+
+
+def _offline_pass(at):
+    done = offline.evaluate_offline(at, at - GRACE)
     db.session.commit()
+    return done
+
+
+def test_a_lost_connection_alerts_only_after_the_grace_period_and_once(app, owner, device):
+    t0 = clock().now()
+    for online, live in ((True, True), (False, True), (False, False)):  # the last: a retained replay
+        store.record_state(device.serial, online, t0, live=live)
+    db.session.commit()
+    assert _offline_pass(t0 + timedelta(seconds=299)).offline == 0
+    assert deliveries() == []
+    assert _offline_pass(t0 + timedelta(seconds=301)).offline == 1
+    for minutes in (6, 30, 600):  # the same incident: nothing more
+        assert _offline_pass(t0 + timedelta(minutes=minutes)).offline == 0
     [row] = deliveries()
     assert (row.event_type, row.subject) == ("device_offline", "[Critical] Device offline · Pump room UPS")
+    back = t0 + timedelta(minutes=601)
+    store.record_state(device.serial, True, back)
+    db.session.commit()
+    assert _offline_pass(back + timedelta(seconds=1)).back_online == 1
+    assert _offline_pass(back + timedelta(seconds=2)).back_online == 0
+    assert [r.event_type for r in deliveries()] == ["device_offline", "device_online"]
+    assert "Device back online · Pump room UPS" in deliveries()[1].subject
+
+
+def test_a_short_outage_sends_nothing(app, owner, device):
+    t0 = clock().now()
+    store.record_state(device.serial, True, t0)
+    store.record_state(device.serial, False, t0 + timedelta(seconds=5))
+    store.record_state(device.serial, True, t0 + timedelta(seconds=20))  # back 15 s later
+    db.session.commit()
+    for seconds in (10, 60, 299, 310):
+        assert _offline_pass(t0 + timedelta(seconds=seconds)).offline == 0
+    assert deliveries() == []
+    # a device silent past the grace period is offline too: heard last at t0 + 20 s
+    assert _offline_pass(t0 + timedelta(seconds=321)).offline == 1
+
+
+def test_silence_before_the_worker_listened_does_not_count(app, owner, device):
+    t0 = clock().now()
+    store.record_state(device.serial, True, t0)
+    db.session.commit()
+    later = t0 + timedelta(hours=2)  # ingest was down for two hours
+    assert offline.evaluate_offline(later, later - GRACE, heard_since=later - timedelta(seconds=10)).offline == 0
+    assert deliveries() == []
+
+
+def test_a_user_started_firmware_upgrade_holds_the_device_in_maintenance(app, owner, device):
+    t0 = clock().now()
+    store.record_state(device.serial, False, t0)
+    db.session.add(
+        DeviceCommand(
+            id=str(uuid.uuid4()), device_id=device.id, type="firmware.upgrade", args={},
+            issued_by_user_id=owner.id, issued_at=t0, status="progress", updated_at=t0,
+        )
+    )  # fmt: skip
+    db.session.commit()
+    held = _offline_pass(t0 + timedelta(minutes=10))
+    assert (held.offline, held.held) == (0, 1) and deliveries() == []
+    db.session.get(DeviceCommand, db.session.scalar(select(DeviceCommand.id))).status = "failed"
+    db.session.commit()
+    assert _offline_pass(t0 + timedelta(minutes=31)).offline == 1  # never came back: now it alerts
 
 
 # ---------------------------------------------------------------- thresholds with hysteresis
@@ -177,12 +237,12 @@ def test_a_load_hovering_at_the_limit_alerts_once_per_crossing(app, owner, devic
         saved = store.store_telemetry_batch(
             [store.TelemetryRow(device.serial, seq, now.timestamp() + seq, {"ups.load": load})], now=now
         )
-        alert_on_batch([], saved, store.BatchResult(), now=now)
+        alert_on_batch(saved, store.BatchResult(), now=now)
         db.session.commit()
     rows = deliveries(target="ops@customer.example")
     assert [(r.payload["text"].splitlines()[0], r.subject) for r in rows] == [
         ("Load above limit · Pump room UPS", "[Warning] Load above limit · Pump room UPS"),
-        ("Load above limit · Pump room UPS", "[Informational] Load above limit · Pump room UPS"),
+        ("Load back within limit · Pump room UPS", "[Informational] Load back within limit · Pump room UPS"),
         ("Load above limit · Pump room UPS", "[Warning] Load above limit · Pump room UPS"),
     ]
     assert "Load is 81 %, above the 80 % limit." in rows[0].payload["text"]

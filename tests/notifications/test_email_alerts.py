@@ -77,12 +77,15 @@ def test_mail_server_down_retries_with_backoff_then_fails(app, device):
     assert stats.retried == 1
     [row] = deliveries()
     assert row.status == "pending" and row.attempts == 1 and "127.0.0.1:9" in row.last_error
-    assert row.next_attempt_at == start + timedelta(seconds=30)
-    assert deliver_due(start + timedelta(seconds=29)).retried == 0  # not due yet
-    deliver_due(start + timedelta(seconds=30), max_attempts=3, backoff_base_s=30)
+    first_retry = row.next_attempt_at
+    # 30 s give or take a quarter: jitter keeps deliveries that failed together from retrying together
+    assert start + timedelta(seconds=22.5) <= first_retry <= start + timedelta(seconds=37.5)
+    assert deliver_due(first_retry - timedelta(seconds=1)).retried == 0  # not due yet
+    deliver_due(first_retry, max_attempts=3, backoff_base_s=30)
     db.session.refresh(row)
-    assert row.attempts == 2 and row.next_attempt_at == start + timedelta(seconds=90)  # 30 s, then 60 s
-    deliver_due(start + timedelta(seconds=90), max_attempts=3, backoff_base_s=30)
+    assert row.attempts == 2  # then 60 s, give or take a quarter
+    assert first_retry + timedelta(seconds=45) <= row.next_attempt_at <= first_retry + timedelta(seconds=75)
+    deliver_due(row.next_attempt_at, max_attempts=3, backoff_base_s=30)
     db.session.refresh(row)
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
 

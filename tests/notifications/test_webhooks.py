@@ -98,11 +98,13 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(app, httpse
     deliver_due(t0, backoff_base_s=10)
     db.session.refresh(hook)
     assert (hook.status, hook.attempts, hook.last_error) == ("pending", 1, "HTTP 503 from 127.0.0.1")
-    assert hook.next_attempt_at == t0 + timedelta(seconds=10)
-    deliver_due(t0 + timedelta(seconds=10), backoff_base_s=10)
+    first_retry = hook.next_attempt_at  # 10 s, then 20 s, each give or take a quarter (jitter)
+    assert t0 + timedelta(seconds=7.5) <= first_retry <= t0 + timedelta(seconds=12.5)
+    deliver_due(first_retry, backoff_base_s=10)
     db.session.refresh(hook)
-    assert hook.attempts == 2 and hook.next_attempt_at == t0 + timedelta(seconds=30)
-    deliver_due(t0 + timedelta(seconds=30), backoff_base_s=10)
+    assert hook.attempts == 2
+    assert first_retry + timedelta(seconds=15) <= hook.next_attempt_at <= first_retry + timedelta(seconds=25)
+    deliver_due(hook.next_attempt_at, backoff_base_s=10)
     db.session.refresh(hook)
     assert (hook.status, hook.attempts, hook.last_error) == ("sent", 3, "")
     assert len(httpserver.log) == 3

@@ -74,7 +74,10 @@ def test_removed_device_claimed_again_gets_no_new_trial(client):
     client.post("/logout")
     login(client, make_user())
     response = _claim(client, device.serial, claim_code(FACTORY_KEY, device.serial))
-    assert "had its trial before" in client.get(response.location).get_data(as_text=True)
+    # The first registration's trial still runs: the new owner is told so, not that it starts on Basic.
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Its Standard trial from an earlier registration continues until" in page
+    assert "starts on the Basic plan" not in page
     assert db.session.scalar(db.select(db.func.count(Entitlement.id))) == 1
     # The partner's share ended with the removal.
     client.post("/logout")
@@ -128,3 +131,16 @@ def test_trial_dates_use_the_lab_clock(client):
     _claim(client, "AS2611000006", claim_code(FACTORY_KEY, "AS2611000006"))
     entitlement = db.session.scalar(db.select(Entitlement))
     assert entitlement.assigned_on == clock().today() and entitlement.assigned_on > date.today()
+
+
+def test_a_serial_whose_trial_ended_is_claimed_again_on_basic(client):
+    device = make_device(serial="AS2611000009")
+    first = make_user()
+    login(client, first)
+    _claim(client, device.serial, claim_code(FACTORY_KEY, device.serial))
+    client.post(f"/devices/{device.id}/remove")
+    client.post("/lab/clock", data={"days": "200"})  # the trial has ended
+    client.post("/logout")
+    login(client, make_user())
+    response = _claim(client, device.serial, claim_code(FACTORY_KEY, device.serial))
+    assert "This serial had its trial before, so it starts on the Basic plan." in client.get(response.location).get_data(as_text=True)

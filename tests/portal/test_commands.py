@@ -30,7 +30,7 @@ def broker():
 def linked_app(app, broker):
     from portal import device_link
 
-    app.config["MQTT_URL"] = f"mqtt://portal:{PORTAL_PASSWORD}@127.0.0.1:{broker.port}"
+    app.config["MQTT_URL"] = f"mqtt://portal:{PORTAL_PASSWORD}@127.0.0.1:{broker.service_port}"
     device_link.init_app(app)
     yield app
     app.extensions["upsconnect.publisher"].close()

@@ -76,8 +76,10 @@ def test_filters(client, fleet, query, expected):
 def test_search_and_sort(client, fleet):
     owner, devices = fleet
     login(client, owner)
-    page = client.get(f"/dashboard?q={devices['stale'].serial[-4:].lower()}").get_data(as_text=True)
+    page = client.get(f"/dashboard?q={devices['stale'].serial.lower()}").get_data(as_text=True)  # the start of a serial
     assert devices["stale"].serial in page and devices["online"].serial not in page
+    page = client.get(f"/dashboard?q={devices['stale'].serial[-4:]}").get_data(as_text=True)
+    assert devices["stale"].serial not in page  # the search matches the beginning of serial, name, model or site
     page = client.get("/dashboard?sort=-charge").get_data(as_text=True)
     order = [page.index(f'data-serial="{devices[k].serial}"') for k in ("online", "on_battery", "low_battery")]
     assert order == sorted(order)

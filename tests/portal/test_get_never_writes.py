@@ -58,7 +58,8 @@ def world(app):
 def _arguments(app, world) -> dict[str, str | int]:
     owner, partner, device = world
     return {"device_id": device.id, "policy_id": 1, "quote_id": "00000000", "token": "not-a-token", "name": "none.eml",
-            "filename": "app.css"}
+            "filename": "app.css", "serial": "AS0000000000", "command_id": "overdue-1", "token_id": 1,
+            "batch_id": 1}
 
 
 def _get_rules(app):

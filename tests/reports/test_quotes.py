@@ -197,6 +197,7 @@ def test_myrenewals_uploads_round_trip(client, fleet, kind):
     assert by_serial["AS2600000002"]["battery_sku"] == "APCRBC55"
     assert by_serial["AS2600000003"]["battery_replace_by"] == ""
     page = client.get(f"/quotes/{quote.id}").get_data(as_text=True)
+    assert "The customer’s MyRenewals report" in page and "Your MyRenewals report" not in page
     assert (
         'id="total-1-standard">EUR 1,113.00<' in page
     )  # the same figures as from devices, plus device c's license

@@ -14,11 +14,14 @@ from portal.extensions import db
 from portal.models import CompanyKind, Device, MaintenanceWindow, User
 from portal.services.accounts.access import MAX_ID
 from portal.services.alerts import policies
+from portal.services.api import tokens as api_tokens
 from portal.services.clock import clock
+from portal.services.fleet import bulk_actions, nut_bridges, schedules
+from portal.services.fleet.occurrences import Cadence
 from portal.services.licensing import entitlements
 from portal.services.outbox.queue import enqueue
 from portal.services.outbox.transports import LAB_COMPANY_HEADER
-from portal.services.partners import license_orders, quotes, renewal_support
+from portal.services.partners import license_orders, ownership_transfer, quotes, renewal_support
 from tests.portal.factories import login, make_device, make_user, share
 
 PARTIES = ("owner", "coworker", "customer", "partner", "stranger_partner", "signed_out")
@@ -94,14 +97,31 @@ def build_world(app) -> World:
         ends_at=now + timedelta(hours=2), note="", created_by_user_id=owner.id, created_at=now,
     )
     db.session.add(window)
+    bridge = nut_bridges.create_bridge(owner, "nas-01", "Rack B", now=now).bridge
+    bridged = Device(serial="AS1316113420", model="Smart-UPS 750", first_seen_at=now, bridge_id=bridge.id)
+    db.session.add(bridged)
+    # A bulk self-test the owner ran (the device is not on line, so it is recorded as not run).
+    batch = bulk_actions.run(
+        owner, [device], bulk_actions.parse_choice("self_test"), publish=lambda serial, payload: None, today=today, now=now
+    )
+    schedule = schedules.create_self_test(
+        owner, schedules.Target(device_ids=(device.id,)), Cadence("weekly", 3, weekday=0), now=now
+    )
+    api_token = api_tokens.create_token(owner, "RMM sync", ["read", "commands"], now=now).token
     sent = renewal_support.invite(owner, partner.email, now=now)
     renewal_support.respond(partner, sent.support.id, True, now=now)
+    # The owner offers the device to the unrelated customer; only that customer answers it.
+    transfer = ownership_transfer.offer_transfer(
+        owner, device, users["customer"].email, "", now=now, inbox_url="http://portal.test/transfers"
+    )
     db.session.commit()
     mail_name = _lab_mail(app, to=owner.email, company_id=owner.company_id)
     return World(
         users=users, device=device, share_id=share_row.id, code=code, entitlement_id=assigned[0].id,
         quote_id=quote.id, policy_id=policy.id, delivery_id=delivery.id, window_id=window.id,
         support_id=sent.support.id, mail_name=mail_name, customer_id=owner.company_id,
+        extra={"bridge_id": bridge.id, "bridged_device_id": bridged.id, "api_token_id": api_token.id, "batch_id": batch.id,
+               "transfer_id": transfer.id, "schedule_id": schedule.id},
     )
 
 

@@ -24,11 +24,6 @@ HOSTILE = "<https://evil.example|Click> @channel <!here> <@U0123> [Click](https:
 HOSTILE_NAME = "<!everyone> [Pay](https://evil.example)"
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address():
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def hostile_device(app):
     owner = make_user(email="ops@victim.example")
@@ -56,7 +51,7 @@ def _raise_hostile_event(device) -> None:
     events = store.store_events(
         [store.EventRow(device.serial, 1, now.timestamp(), "0x0109", "warning", HOSTILE)], clock().today(), now=now
     )
-    alert_on_batch([], store.BatchResult(), events, now=now)
+    alert_on_batch(store.BatchResult(), events, now=now)
     db.session.commit()
 
 

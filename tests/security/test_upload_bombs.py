@@ -312,7 +312,10 @@ def _memory_growth(client, filename: str, data: bytes) -> int:
 
 
 @pytest.mark.parametrize(("filename", "build", "limit"), [b[1:] for b in BOMBS], ids=[b[0] for b in BOMBS])
-def test_each_bomb_is_refused_in_place_fast_and_small(client, partner, filename, build, limit):
+def test_each_bomb_is_refused_in_place_fast_and_small(client, partner, filename, build, limit, monkeypatch):
+    # Each bomb must meet its own limit, within a second of CPU (below): the wall-clock budget, which a
+    # loaded machine can reach first, has its own test.
+    monkeypatch.setattr("portal.services.partners.renewals_upload.MAX_SECONDS", 10.0)
     data = build()
     login(client, partner)
     response, seconds = _timed(client, filename, data)

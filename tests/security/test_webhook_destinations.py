@@ -51,11 +51,6 @@ POLICY = {
 }
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address():
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def production(app):
     """The portal outside lab mode, as a customer's install runs it."""
@@ -113,7 +108,7 @@ def _hook_event(owner, url: str) -> None:
     events = store.store_events(
         [store.EventRow(device.serial, 1, now.timestamp(), "0x0109", "warning", "On battery.")], clock().today(), now=now
     )
-    alert_on_batch([], store.BatchResult(), events, now=now)
+    alert_on_batch(store.BatchResult(), events, now=now)
     db.session.commit()
 
 

@@ -25,11 +25,6 @@ from portal.services.outbox.queue import deliver_due, resend
 from tests.portal.factories import login, make_device, make_user
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address():
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def owner(app):
     return make_user(email="owner@signed.example", company="Signed Co")
@@ -62,7 +57,7 @@ def _on_battery(device, seq: int = 1) -> None:
         clock().today(),
         now=now,
     )
-    alert_on_batch([], store.BatchResult(), events, now=now)
+    alert_on_batch(store.BatchResult(), events, now=now)
     db.session.commit()
 
 

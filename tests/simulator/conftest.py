@@ -95,7 +95,7 @@ def watcher_factory():
     made: list[Watcher] = []
 
     def make(broker, **kwargs) -> Watcher:
-        watcher = Watcher(broker.host, broker.port, **kwargs)
+        watcher = Watcher(broker.host, broker.service_port, **kwargs)
         made.append(watcher)
         return watcher
 

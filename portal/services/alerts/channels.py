@@ -11,9 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from flask import current_app
-
 from portal.services.outbox.email_templates import render_email
+from portal.services.outbox.links import public_url  # noqa: F401 (the alerts modules' links)
 
 WEBHOOK_SCHEMA = "upsconnect.alert/1"
 SEVERITY_EMOJI = {
@@ -68,12 +67,6 @@ def slack_plain(text: str) -> str:
 def teams_escape(text: str) -> str:
     """Text for an Adaptive Card TextBlock or FactSet: every markdown character taken literally."""
     return _TEAMS_LINE_START.sub(r"\1\\\2", _TEAMS_INLINE.sub(r"\\\1", text))
-
-
-def public_url(path: str) -> str:
-    """An absolute link for a message read outside the portal."""
-    return current_app.config.get("PUBLIC_URL", "").rstrip("/") + path
-
 
 
 def email_content(alert: Alert, unsubscribe_url: str) -> dict:

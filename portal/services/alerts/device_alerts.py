@@ -1,4 +1,4 @@
-"""Raising a device's alerts: from newly stored events, a lost connection, or a threshold crossed.
+"""Raising a device's alerts: from newly stored events or a threshold crossed (offline: alerts/offline.py).
 
 The ingest worker hands over what a batch changed; this decides whether it alerts (the device's plan,
 maintenance windows), who started it, and fans it out, all in the worker's transaction.
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Company, Device, DeviceCommand, DeviceEvent, NotificationDelivery
 from portal.services.alerts.channels import Alert, public_url
-from portal.services.alerts.event_types import EVENT_TYPES, event_type_for
+from portal.services.alerts.event_types import alert_label, event_type_for
 from portal.services.alerts.fan_out import fan_out
 from portal.services.alerts.maintenance import in_maintenance
 from portal.services.licensing import entitlements
@@ -46,7 +46,7 @@ def device_alert(
 ) -> Alert:
     """The alert about one device, in the words every channel uses."""
     company = db.session.get(Company, device.owner_company_id) if device.owner_company_id else None
-    label = EVENT_TYPES.get(event_type, event_type)
+    label = alert_label(event_type, details)
     return Alert(
         event_type=event_type,
         event_label=label,
@@ -159,14 +159,3 @@ def alert_for_events(event_ids: Iterable[int], *, now: datetime, today: date) ->
             )
         )
     return queued
-
-
-def alert_state_change(device_id: int, online: bool, *, now: datetime, today: date) -> int:
-    """The device's connection was lost: a device_offline alert; coming back raises none."""
-    if online:
-        return 0
-    device = db.session.get(Device, device_id)
-    if device is None:
-        return 0
-    text = "The device stopped reporting to upsconnect (connection lost)."
-    return len(raise_device_alert(device, "device_offline", "critical", text, ts=now, now=now, today=today))

@@ -8,6 +8,7 @@ EVENT_TYPES: dict[str, str] = {
     "replace_battery": "Replace battery",
     "overload": "Overload",
     "self_test_failed": "Self-test failed",
+    "battery_health_low": "Battery health low",
     "device_offline": "Device offline",
     "firmware_available": "Firmware available",
     "threshold_load": "Load above limit",
@@ -16,7 +17,38 @@ EVENT_TYPES: dict[str, str] = {
     "trial_ending": "Trial ending",
     "renewal_due": "Renewal due",
 }
+# A threshold alert that clears says so in its title (its type stays the same, for policies and the log).
+CLEARED_LABELS: dict[str, str] = {
+    "threshold_load": "Load back within limit",
+    "threshold_runtime": "Runtime back above limit",
+    "threshold_voltage": "Input voltage back within band",
+}
 SEVERITIES = ("critical", "warning", "informational")
+# Follow-up alerts close an earlier one: not a type of their own in the policy form, they go to the
+# policies that receive the alert they close, as if they had its severity. type -> (label, closes, severity)
+FOLLOW_UPS: dict[str, tuple[str, str, str]] = {
+    "device_online": ("Device back online", "device_offline", "critical"),
+}
+
+
+def alert_label(event_type: str, details: dict | None = None) -> str:
+    """The alert's title words: a follow-up its own words, a cleared threshold says it cleared, anything
+    else its type's label."""
+    if event_type in FOLLOW_UPS:
+        return FOLLOW_UPS[event_type][0]
+    if (details or {}).get("raised") is False and event_type in CLEARED_LABELS:
+        return CLEARED_LABELS[event_type]
+    return EVENT_TYPES.get(event_type, event_type)
+
+
+def policy_match_key(event_type: str, severity: str) -> tuple[str, str]:
+    """The (type, severity) a policy must want for this alert: a follow-up matches the alert it closes."""
+    if event_type in FOLLOW_UPS:
+        _, closes, closes_severity = FOLLOW_UPS[event_type]
+        return closes, closes_severity
+    return event_type, severity
+
+
 # APC event codes -> event type.
 EVENT_CODES: dict[str, str] = {
     "0x0109": "on_battery",
@@ -43,3 +75,4 @@ def event_type_for(code: str, text: str) -> str | None:
         if fragment in lowered:
             return event_type
     return None
+

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import NotificationDelivery, NotificationPolicy
 from portal.services.alerts.channels import Alert, email_content, payload_for
+from portal.services.alerts.event_types import policy_match_key
 from portal.services.alerts.policies import ensure_default_policy
 from portal.services.alerts.unsubscribe import is_unsubscribed, unsubscribe_url
 from portal.services.outbox.queue import enqueue
@@ -70,8 +71,9 @@ def fan_out(
         .where(NotificationPolicy.company_id == company_id, NotificationPolicy.enabled.is_(True))
         .order_by(NotificationPolicy.id)
     )
+    wanted_type, wanted_severity = policy_match_key(alert.event_type, alert.severity)
     for policy in matching:
-        if alert.event_type not in policy.event_types or alert.severity not in policy.severities:
+        if wanted_type not in policy.event_types or wanted_severity not in policy.severities:
             continue
         for address in policy.email_recipients:
             email(address, f"policy:{policy.id}", policy.id)

@@ -32,7 +32,7 @@ from portal.services.alerts.event_types import EVENT_TYPES
 from portal.services.alerts.fan_out import fan_out
 from portal.services.alerts.unsubscribe import is_unsubscribed, unsubscribe_url
 from portal.services.calendar_dates import add_months
-from portal.services.fleet.battery_life import battery_replace_by
+from portal.services.fleet.device_dates import device_dates, registered_on
 from portal.services.licensing.plans import Plan
 from portal.services.outbox.email_templates import render_email
 from portal.services.outbox.queue import enqueue
@@ -240,11 +240,16 @@ def _notify_customer(company: Company, dues: list[Due], now: datetime) -> None:
 
 def reseller_dues(device: Device, coverage: Coverage | None, variables: dict, today: date) -> list[Due]:
     horizon = add_months(today, RESELLER_MONTHS_AHEAD)
+    known = device_dates(
+        model=device.model, variables=variables, battery_installed_on=device.battery_installed_on,
+        battery_warranty_ends_on=device.battery_warranty_ends_on, warranty_ends_on=device.warranty_ends_on,
+        registered_on=registered_on(device.trial_started_on, device.claimed_at),
+    )
     dates = {
         "reseller_3m_plan": coverage.end if coverage else None,
-        "reseller_3m_battery": battery_replace_by(device.model, device.battery_installed_on, variables),
-        "reseller_3m_battery_eol": device.battery_warranty_ends_on,
-        "reseller_3m_warranty": device.warranty_ends_on,
+        "reseller_3m_battery": known.battery_replace_by,
+        "reseller_3m_battery_eol": known.battery_warranty_ends_on,
+        "reseller_3m_warranty": known.warranty_ends_on,
     }
     dues = []
     for kind, day in dates.items():

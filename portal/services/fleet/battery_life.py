@@ -30,9 +30,15 @@ def battery_life_months(model: str) -> int | None:
 
 def battery_replace_by(model: str, installed_on: date | None, variables: dict | None) -> date | None:
     """The UPS's own replace-by date (battery.date.maintenance) when reported, else installation
-    plus the model's design life, else unknown."""
+    plus the model's design life, else unknown. A reported date is the old battery's when the UPS's own
+    install date (battery.date), or the reported date itself, is before the recorded installation (a
+    replacement entered in the logbook that the UPS has not been told of)."""
     reported = parse_day((variables or {}).get("battery.date.maintenance"))
-    if reported:
+    ups_installed = parse_day((variables or {}).get("battery.date"))
+    stale = installed_on is not None and reported is not None and (
+        reported < installed_on or (ups_installed is not None and ups_installed < installed_on)
+    )
+    if reported and not stale:
         return reported
     life = battery_life_months(model)
     if installed_on is None or life is None:

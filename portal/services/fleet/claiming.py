@@ -14,6 +14,7 @@ from portal.models import Device, DeviceShare, ShareStatus, User
 from portal.services.accounts import access
 from portal.services.errors import DomainError, NotFound
 from portal.services.licensing import entitlements
+from portal.services.licensing.subscription_timeline import Standing
 
 
 class ClaimError(DomainError):
@@ -24,6 +25,20 @@ class ClaimError(DomainError):
 class Claim:
     device: Device
     trial_granted: bool
+    standing: Standing | None = None  # where the device stands on the claim day
+
+    @property
+    def plan_words(self) -> str:
+        """What the new owner should know about the plan: a trial started, still running, or none left."""
+        if self.trial_granted:
+            return "Its 6-month Standard trial has started."
+        standing = self.standing
+        if standing is not None and standing.current is not None:
+            until = standing.current.end.strftime("%d %b %Y")
+            if standing.on_trial:
+                return f"Its Standard trial from an earlier registration continues until {until}."
+            return f"Its {standing.plan.display_name} plan continues until {until}."
+        return "This serial had its trial before, so it starts on the Basic plan."
 
 
 def normalize_serial(text: str) -> str:
@@ -59,7 +74,7 @@ def claim_device(user: User, serial_text: str, code: str, *, factory_key: bytes,
     device.claimed_at = now
     trial_granted = entitlements.start_trial(device, today=today, now=now)
     db.session.flush()
-    return Claim(device, trial_granted)
+    return Claim(device, trial_granted, entitlements.device_standing(device, today))
 
 
 def remove_device(user: User, device: Device, *, now: datetime) -> None:

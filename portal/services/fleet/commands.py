@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceStatus, User
 from portal.services.accounts import access
 from portal.services.errors import DomainError, NotFound
+from portal.services.fleet import nut_bridges
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Feature, Plan, why_not
 
@@ -43,6 +44,24 @@ def command_allowed(plan: Plan, command: CommandType) -> str | None:
     return why_not(plan, FEATURE_FOR_COMMAND[command])
 
 
+def refusal(device: Device, command: CommandType, args: dict, today: date) -> str | None:
+    """Why this command would not be sent to this device now, or None: the one check that sending and
+    a bulk preview both run (the caller has checked the user may act on the device)."""
+    # A bridged UPS's driver may not offer it at all (no license changes that): said before the plan.
+    reason = nut_bridges.unsupported_commands(device).get(command.value)
+    reason = reason or command_allowed(entitlements.current_plan(device, today), command)
+    if reason:
+        return reason
+    problem = validate_command_args(command, args)
+    if problem:
+        return f"The command's settings are not valid: {problem}."
+    status = db.session.get(DeviceStatus, device.id)
+    if status is None or not status.online:
+        # Refused rather than queued: an outlet reboot hours later, when nobody expects it, is worse.
+        return "The device is offline, so the command was not sent. Try again when it is back on line."
+    return None
+
+
 def issue_command(
     user: User,
     device: Device,
@@ -60,16 +79,9 @@ def issue_command(
         command = CommandType(command_type)
     except ValueError:
         raise CommandError(f"Unknown command {command_type!r}.") from None
-    reason = command_allowed(entitlements.current_plan(device, today), command)
+    reason = refusal(device, command, args, today)
     if reason:
         raise CommandError(reason)
-    problem = validate_command_args(command, args)
-    if problem:
-        raise CommandError(f"The command's settings are not valid: {problem}.")
-    status = db.session.get(DeviceStatus, device.id)
-    if status is None or not status.online:
-        # Refused rather than queued: an outlet reboot hours later, when nobody expects it, is worse.
-        raise CommandError("The device is offline, so the command was not sent. Try again when it is back on line.")
     row = DeviceCommand(
         id=str(uuid.uuid4()), device_id=device.id, type=command.value, args=args, issued_by_user_id=user.id, issued_at=now,
         status="sent", progress_percent=0, message="Sent to the device.", updated_at=now,
@@ -110,3 +122,14 @@ def command_log(device: Device, limit: int = 20) -> list[DeviceCommand]:
             select(DeviceCommand).where(DeviceCommand.device_id == device.id).order_by(DeviceCommand.issued_at.desc()).limit(limit)
         )
     )
+
+
+COMMAND_NOT_FOUND = "No such command for this device."
+
+
+def command_of(device: Device, command_id: str) -> DeviceCommand:
+    """One command of a device (the caller has checked the user may act on the device); NotFound otherwise."""
+    row = db.session.get(DeviceCommand, command_id) if 0 < len(command_id) <= 36 else None
+    if row is None or row.device_id != device.id:
+        raise NotFound(COMMAND_NOT_FOUND)
+    return row

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from devicelink.contract import SENSITIVITIES, CommandType
 from portal.extensions import db
-from portal.models import Device, DeviceCommand, DeviceStatus, User
+from portal.models import Device, DeviceCommand, DeviceStatus, SubscriptionSegment, User
 from portal.services.accounts import access
-from portal.services.fleet import commands, operating_modes
-from portal.services.fleet.battery_life import battery_replace_by, parse_day
+from portal.services.fleet import commands, nut_bridges, operating_modes
+from portal.services.fleet.device_dates import DeviceDates, device_dates, registered_on
 from portal.services.fleet.firmware import update_available
 from portal.services.fleet.telemetry_store import device_freshness
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Plan, lowest_plan_allowing
+from portal.services.licensing.renewal_banners import Banner, device_banners
 from portal.services.licensing.subscription_timeline import Segment, Standing
 
 SENSITIVITY_CHOICES = tuple(s for s in ("normal", "reduced", "low") if s in SENSITIVITIES)
@@ -62,6 +65,7 @@ class TimelineRow:
     end: date | None  # None: Basic from then on
     x: float = 0.0  # position on the bar, 0..1000
     width: float = 0.0
+    note: str = ""  # which promotion added free months to this term
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,19 @@ class DevicePageView:
     open_commands: bool
     battery_installed_on: date | None
     battery_replace_by: date | None
+    dates: DeviceDates
     timeline: tuple[TimelineRow, ...]
     today: date
+    banners: tuple[Banner, ...] = ()
 
     @property
     def vars(self) -> dict:
         return (self.status.variables or {}) if self.status else {}
+
+    @property
+    def outlet_groups(self) -> list[tuple[str, str]]:
+        """(name, "on" | "off") of each outlet group the UPS reports (NUT outlet.group.N.status)."""
+        return outlet_states(self.vars)
 
     @property
     def sensitivity(self) -> str:
@@ -133,7 +144,7 @@ def _actions(
     return tuple(rows)
 
 
-def _timeline(standing: Standing, today: date) -> tuple[TimelineRow, ...]:
+def _timeline(standing: Standing, today: date, notes: dict[int, str] | None = None) -> tuple[TimelineRow, ...]:
     """Current term, queued terms (the trial labelled), then Basic; positioned on a 0..1000 bar."""
     segments = ([standing.current] if standing.current else []) + list(standing.queued)
     rows: list[TimelineRow] = []
@@ -146,6 +157,7 @@ def _timeline(standing: Standing, today: date) -> tuple[TimelineRow, ...]:
                 state="current" if segment.covers(today) else "queued",
                 start=segment.start,
                 end=segment.end,
+                note=(notes or {}).get(segment.entitlement_id, ""),
             )
         )
     basic_from = segments[-1].end if segments else today
@@ -168,6 +180,7 @@ def _timeline(standing: Standing, today: date) -> tuple[TimelineRow, ...]:
                 row.end,
                 round((start - first).days * 1000 / total, 1),
                 round(max((end - start).days, 1) * 1000 / total, 1),
+                row.note,
             )
         )
     return tuple(placed)
@@ -187,10 +200,16 @@ def build(
     else:
         fresh = Freshness(state, f"{'Offline' if state == 'offline' else 'Stale'}, {seen}")
     refusals = {command.value: commands.command_allowed(standing.plan, command) for command in CommandType}
+    # A bridged UPS: what its driver cannot do is said first, since no license changes that.
+    refusals.update(nut_bridges.unsupported_commands(device))
     firmware_update = update_available(device.model, device.firmware)
     log = commands.command_log(device)
     variables = (status.variables or {}) if status else {}
-    installed = device.battery_installed_on or parse_day(variables.get("battery.date"))
+    dates = device_dates(
+        model=device.model, variables=variables, battery_installed_on=device.battery_installed_on,
+        battery_warranty_ends_on=device.battery_warranty_ends_on, warranty_ends_on=device.warranty_ends_on,
+        registered_on=registered_on(device.trial_started_on, device.claimed_at),
+    )
     return DevicePageView(
         device=device,
         is_owner=access.is_owner(user, device),
@@ -205,9 +224,33 @@ def build(
         actions=_actions(device, refusals, firmware_update),
         command_log=log,
         open_commands=any(c.status in commands.OPEN_STATUSES for c in log),
-        battery_installed_on=installed,
-        battery_replace_by=battery_replace_by(device.model, installed, variables),
-        timeline=_timeline(standing, today),
+        battery_installed_on=dates.battery_installed_on,
+        battery_replace_by=dates.battery_replace_by,
+        dates=dates,
+        timeline=_timeline(standing, today, entitlements.bonus_notes(device)),
         today=today,
+        banners=tuple(
+            device_banners(
+                standing.covered_until, standing.on_trial, today,
+                ended_on=None if standing.covered_until else _last_term_end(device),
+            )
+        ),
     )
 
+
+def _last_term_end(device: Device) -> date | None:
+    """When the device's last term ended (it is on Basic now), for the banner's words."""
+    return db.session.scalar(select(func.max(SubscriptionSegment.end)).where(SubscriptionSegment.device_id == device.id))
+
+
+
+def outlet_states(variables: dict) -> list[tuple[str, str]]:
+    """The outlet groups' names and on/off states from NUT variables, in group order; unknown states are skipped."""
+    groups = []
+    for index in range(0, 16):
+        status = str(variables.get(f"outlet.group.{index}.status", "")).strip().lower()
+        if status not in ("on", "off"):
+            continue
+        name = str(variables.get(f"outlet.group.{index}.name") or f"Outlet group {index}")[:60]
+        groups.append((name, status))
+    return groups

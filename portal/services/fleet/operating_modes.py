@@ -1,7 +1,8 @@
-"""The SmartConnect operating mode of a device: one precedence table, read by the dashboard's SQL and the device page.
+"""The SmartConnect operating mode of a device: one precedence table, read by the dashboard and the device page.
 
-Pure (no database): `overview.mode_expression` builds its SQL CASE from `PRECEDENCE`, and `mode_key` walks
-the same table in Python, so the two can never disagree about which mode wins.
+Pure (no database): `mode_key` walks `PRECEDENCE`; ingest stores `status_mode` (the same walk for a device
+reporting on time) on the status row, and `overview.mode_expression` puts the freshness modes of the same
+table over that stored column, so the two can never disagree about which mode wins.
 """
 
 from __future__ import annotations
@@ -51,3 +52,14 @@ def mode_key(ups_status: str, freshness: str, *, tiles_only: bool = False) -> st
         if mode.status_token is not None and freshness == "online" and mode.status_token in tokens:
             return mode.key
     return FALLBACK.key
+
+
+# Freshness decides before any status token, so a status row can store the mode its ups.status reports
+# (`status_mode`) and the dashboard puts offline or stale over it when it reads.
+FRESHNESS_MODES: tuple[Mode, ...] = tuple(mode for mode in TILES if mode.freshness)
+assert TILES[: len(FRESHNESS_MODES)] == FRESHNESS_MODES, "freshness modes must come first"
+
+
+def status_mode(ups_status: str) -> str:
+    """The tile mode a status like "OB LB" puts a device in while it reports on time: the stored part of its mode."""
+    return mode_key(ups_status, "online", tiles_only=True)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
+from portal.services.fleet.stored_facts import STATUS_FACT_COLUMNS, status_facts
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Feature, plan_allows
 
@@ -198,6 +199,11 @@ def store_telemetry_batch(
 ) -> BatchResult:
     """Insert samples once per (device, seq) and move each device's latest row to its newest sample.
 
+    "Newest" is by the device's timestamp (the contract bounds it near arrival), then by seq: a device
+    that rebooted and restarted its sequence, or sent one absurd seq (2**63 - 1), is never frozen at the
+    sample with the highest number. A sample whose seq collides after such a reset is counted as a
+    duplicate, but still moves the latest row when it is newer.
+
     ``latest_variables`` is filled when the batch stored a new sample: thresholds are checked on it.
     """
     if not rows:
@@ -217,7 +223,7 @@ def store_telemetry_batch(
 
     newest: dict[int, TelemetryRow] = {}
     for (device_id, _), row in unique.items():
-        if device_id not in newest or row.seq > newest[device_id].seq:
+        if device_id not in newest or (row.ts, row.seq) > (newest[device_id].ts, newest[device_id].seq):
             newest[device_id] = row
     _upsert_latest(newest, now)
     latest = {device_id: row.variables for device_id, row in newest.items()} if inserted else {}
@@ -233,19 +239,27 @@ def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
             "last_seen_at": now,
             "last_telemetry_at": from_unix(row.ts),
             "last_seq": row.seq,
-            "ups_status": str(row.variables.get("ups.status") or "")[:80],
+            "ups_status": (ups_status := str(row.variables.get("ups.status") or "")[:80]),
             "variables": row.variables,
+            **status_facts(ups_status, row.variables),
         }
         for device_id, row in newest.items()
     ]
     stmt = _insert(table)
-    # A late redelivery of an older sample must not move the latest row backwards.
+    # A late redelivery of an older sample must not move the latest row backwards: newer by timestamp,
+    # then by seq (a seq reset or an absurd seq must not freeze the row).
+    newer = or_(
+        table.c.last_telemetry_at.is_(None),
+        stmt.excluded.last_telemetry_at > table.c.last_telemetry_at,
+        and_(stmt.excluded.last_telemetry_at == table.c.last_telemetry_at, stmt.excluded.last_seq > table.c.last_seq),
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["device_id"],
         set_={
-            name: stmt.excluded[name] for name in ("last_telemetry_at", "last_seq", "ups_status", "variables")
+            name: stmt.excluded[name]
+            for name in ("last_telemetry_at", "last_seq", "ups_status", "variables", *STATUS_FACT_COLUMNS)
         },
-        where=stmt.excluded.last_seq > table.c.last_seq,
+        where=newer,
     )
     db.session.execute(stmt, values)
     _touch(newest.keys(), now)

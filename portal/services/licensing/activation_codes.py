@@ -97,3 +97,7 @@ def is_well_formed(text: str) -> bool:
     except LicensingError:
         return False
     return True
+
+
+# The example the forms show: a well-formed code (it passes every format check), from a fixed seed.
+EXAMPLE_CODE = generate_code(random.Random(2026))

@@ -33,9 +33,19 @@ from portal.services.licensing.products import (
     sellable_product_for_sku,
     trial_battery_warranty_bonus_months,
 )
-from portal.services.licensing.promotions import activation_bonus_months, order_free_quantity
+from portal.services.licensing.promotions import (
+    activation_bonus,
+    activation_bonus_months,
+    order_free_quantity,
+)
 from portal.services.licensing.subscription_timeline import Entitlement as TimelineEntry
-from portal.services.licensing.subscription_timeline import Standing, Timeline, build_timeline, standing_on
+from portal.services.licensing.subscription_timeline import (
+    Standing,
+    Timeline,
+    build_timeline,
+    paid_through,
+    standing_on,
+)
 
 MAX_ORDER_QUANTITY = 1000
 UNKNOWN_CODE = "No activation code matches what you entered. Check it against the Installer Email."
@@ -66,15 +76,43 @@ def device_timeline(device: Device) -> Timeline:
     return build_timeline(timeline_entries(device))
 
 
-def refresh_segments(device: Device) -> None:
-    """Rewrite the device's dated segments from its timeline; call after adding entitlements."""
+def refresh_segments(device: Device, today: date) -> None:
+    """Rewrite the device's dated segments from its timeline, and its stored standing; call after adding entitlements."""
     db.session.flush()
     db.session.execute(delete(SubscriptionSegment).where(SubscriptionSegment.device_id == device.id))
     db.session.add_all(
         SubscriptionSegment(device_id=device.id, plan=s.plan.key, start=s.start, end=s.end, entitlement_id=s.entitlement_id)
         for s in device_timeline(device).segments
     )
+    store_standing(device, today)
     db.session.flush()
+
+
+@dataclass(frozen=True)
+class StoredStanding:
+    """The standing as the device row stores it for fleet-wide queries (see licensing.stored_standing)."""
+
+    plan_today: str
+    term_end: date | None  # paid_through: the end of the last segment
+    on_trial: bool
+    standing_until: date | None  # the next segment boundary after the day: the stored values change then
+
+
+def stored_standing_on(device: Device, today: date) -> StoredStanding:
+    """The device's stored standing as it must be on `today`, from `standing_on` and its timeline."""
+    rows = _entitlement_rows(device)
+    timeline = build_timeline(_entries_of(rows))
+    standing = standing_on(timeline, today, frozenset(row.id for row in rows if row.source == "trial"))
+    boundaries = [day for segment in timeline.segments for day in (segment.start, segment.end) if day > today]
+    return StoredStanding(standing.plan.key, paid_through(timeline), standing.on_trial, min(boundaries, default=None))
+
+
+def store_standing(device: Device, today: date) -> None:
+    """Write the device's standing on `today` to its row: the one writer of those columns."""
+    facts = stored_standing_on(device, today)
+    device.plan_today, device.term_end = facts.plan_today, facts.term_end
+    device.on_trial, device.standing_until = facts.on_trial, facts.standing_until
+    device.standing_on = today
 
 
 def device_standing(device: Device, today: date) -> Standing:
@@ -82,6 +120,20 @@ def device_standing(device: Device, today: date) -> Standing:
     rows = _entitlement_rows(device)
     timeline = build_timeline(_entries_of(rows))
     return standing_on(timeline, today, frozenset(row.id for row in rows if row.source == "trial"))
+
+
+def bonus_notes(device: Device) -> dict[int, str]:
+    """{entitlement id: "Advanced plan promotion: +3 free months"} for the device's licenses a promotion extended."""
+    notes = {}
+    for row in _entitlement_rows(device):
+        if row.bonus_months:
+            try:
+                bonus = activation_bonus(sellable_product_for_sku(row.sku), row.assigned_on)
+            except LicensingError:
+                bonus = None
+            name = bonus.promotion if bonus else "Promotion"
+            notes[row.id] = f"{name}: +{row.bonus_months} free month{'s' if row.bonus_months != 1 else ''}"
+    return notes
 
 
 def current_plan(device: Device, today: date) -> Plan:
@@ -112,7 +164,7 @@ def start_trial(device: Device, *, today: date, now: datetime) -> bool:
     if bonus:
         base = max(device.battery_warranty_ends_on or today, today)
         device.battery_warranty_ends_on = add_months(base, bonus)
-    refresh_segments(device)
+    refresh_segments(device, today)
     return True
 
 
@@ -232,7 +284,7 @@ def assign_from_code(actor: User, code_text: str, devices: list[Device], *, toda
         for device in devices
     ]
     for device in devices:
-        refresh_segments(device)
+        refresh_segments(device, today)
     return entitlements
 
 

@@ -14,6 +14,7 @@ from portal.services.licensing import entitlements
 from portal.services.licensing.payments import Card, Payment, PaymentGateway
 from portal.services.licensing.price_list import load_price_list
 from portal.services.licensing.products import LicenseProduct, sellable_product_for_sku
+from portal.services.licensing.promotions import Bonus, activation_bonus
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class CartLine:
     device: Device
     product: LicenseProduct
     price: Decimal
+    bonus: Bonus | None = None  # the promotion's free months, when activated today
+
+    @property
+    def months(self) -> int:
+        """How long the license runs once assigned today: its term plus any promotion's free months."""
+        return self.product.months + (self.bonus.months if self.bonus else 0)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,9 @@ class Purchase:
     leftover_codes: tuple[str, ...] = ()
 
 
-def build_cart(user: User, choices: dict[int, str], *, price_list_path: str | None = None) -> Cart:
+def build_cart(
+    user: User, choices: dict[int, str], *, price_list_path: str | None = None, today: date | None = None
+) -> Cart:
     """One license per chosen device, priced from the price list; devices the user may not act on are 404."""
     if not choices:
         raise DomainError("Select at least one device to buy a license for.", field="devices")
@@ -53,7 +62,7 @@ def build_cart(user: User, choices: dict[int, str], *, price_list_path: str | No
         price = prices.price_for(product.sku)
         if price is None:
             raise DomainError(f"{product.sku} has no price in the price list and cannot be bought online.", field="devices")
-        lines.append(CartLine(device, product, price))
+        lines.append(CartLine(device, product, price, activation_bonus(product, today) if today else None))
     return Cart(tuple(lines), prices.currency)
 
 

@@ -101,11 +101,33 @@ def active_promotions(on: date, promotions: tuple[Promotion, ...] = PROMOTIONS) 
     return tuple(promotion for promotion in promotions if promotion.is_active(on))
 
 
+@dataclass(frozen=True)
+class Bonus:
+    """Which promotion adds how many free months to a license activated on a given day."""
+
+    promotion: str
+    months: int
+    ends_on: date
+
+    def words(self) -> str:
+        return f"{self.promotion}: +{self.months} free month{'s' if self.months != 1 else ''}"
+
+
+def activation_bonus(
+    product: LicenseProduct, on: date, promotions: tuple[Promotion, ...] = PROMOTIONS
+) -> Bonus | None:
+    """The promotion (the most generous, if several run) that adds free months to `product` activated on `on`."""
+    offers = [(p.bonus_months_for(product), p) for p in active_promotions(on, promotions)]
+    months, promotion = max(offers, key=lambda offer: offer[0], default=(0, None))
+    return Bonus(promotion.name, months, promotion.ends_on) if months and promotion else None
+
+
 def activation_bonus_months(
     product: LicenseProduct, on: date, promotions: tuple[Promotion, ...] = PROMOTIONS
 ) -> int:
     """Free months added to a license of `product` assigned to a device on `on`."""
-    return max((p.bonus_months_for(product) for p in active_promotions(on, promotions)), default=0)
+    bonus = activation_bonus(product, on, promotions)
+    return bonus.months if bonus else 0
 
 
 def order_free_quantity(

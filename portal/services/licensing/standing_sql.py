@@ -1,7 +1,8 @@
 """The SQL form of `subscription_timeline.standing_on`, over the stored segments, for queries over a whole fleet.
 
 `entitlements.refresh_segments` stores each device's timeline as rows whenever its entitlements change; these
-expressions read those rows so the dashboard can filter, sort and count ten thousand devices in the database.
+expressions read those rows for one day across a whole fleet. The dashboard reads the standing stored on each
+device row instead (`stored_standing`); the migration that added it fills it the way these read.
 `tests/portal/test_standing_sql.py` checks they agree with `standing_on` day by day.
 """
 

@@ -11,9 +11,8 @@ from portal.extensions import db
 from portal.models import Device, Entitlement, SubscriptionSegment, User
 from portal.services.accounts import access
 from portal.services.licensing.plans import Plan
+from portal.services.licensing.renewal_banners import Banner, RenewalCounts, classify, renewal_banners
 from portal.services.licensing.subscription_timeline import Segment, Timeline, standing_on
-
-RENEWAL_DUE_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,19 @@ class SubscriptionRow:
 
     def renewal_status(self, today: date) -> tuple[str, str]:
         """(label, severity) as SmartConnect shows it."""
-        if self.covered_until is None or self.covered_until <= today:
+        counts = classify(self.covered_until, self.on_trial, today)
+        if counts.on_basic:
             return "Basic: no subscription", "critical"
-        days = (self.covered_until - today).days
-        if days <= RENEWAL_DUE_DAYS:
+        if counts.renewal_due and self.covered_until:
+            days = (self.covered_until - today).days
             return f"Renewal due in {days} day{'s' if days != 1 else ''}", "warning"
         return "Subscribed", "ok"
+
+
+def banners(rows: list[SubscriptionRow], today: date) -> list[Banner]:
+    """The page's renewal banners, by the rule the dashboard and device page use."""
+    counts = sum((classify(row.covered_until, row.on_trial, today) for row in rows), RenewalCounts())
+    return renewal_banners(counts)
 
 
 def overview(user: User, *, today: date) -> list[SubscriptionRow]:

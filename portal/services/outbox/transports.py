@@ -10,23 +10,29 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import re
 import smtplib
 import socket
 import ssl
 import time
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from flask import current_app
 
 from portal.services.errors import DomainError
-from portal.services.outbox.signing import signature_headers
+from portal.services.outbox.signing import new_message_id, signature_headers
 
 HTTP_CHANNELS = ("slack", "teams", "webhook")  # every one of them is a JSON POST
 HTTP_TIMEOUT_S = 10
 SMTP_TIMEOUT_S = 10
 WEBHOOK_SCHEME_MESSAGE = "A webhook address must start with http:// or https://."
+WEBHOOK_SPACE_MESSAGE = (
+    "A webhook address cannot contain spaces or control characters; copy it again from Slack, Teams or "
+    "your receiver."
+)
+_UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")  # http.client refuses these (InvalidURL)
 
 
 class DeliveryError(DomainError):
@@ -73,6 +79,8 @@ def public_addresses(url: str, *, allow_loopback: bool) -> list[IPAddress]:
 
     Every address must pass, not just one: a name that also resolves to an internal host is refused.
     """
+    if _UNSAFE_IN_URL.search(url.strip()):
+        raise WebhookAddressError(WEBHOOK_SPACE_MESSAGE)
     if not valid_webhook_url(url):
         raise WebhookAddressError(WEBHOOK_SCHEME_MESSAGE)
     parts = urlsplit(url.strip())
@@ -106,9 +114,17 @@ def check_webhook_destination(url: str) -> None:
 LAB_COMPANY_HEADER = "X-Upsconnect-Company"
 
 
+def email_message_id(message_id: str, sender: str) -> str:
+    """The Message-ID header for an outbox message: the same on every retry, so mail clients and
+    archives see one message however often it was handed over."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "upsconnect.local"
+    return f"<{message_id}@{domain}>"
+
+
 def build_message(
-    to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None
-) -> EmailMessage:
+    to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None,
+    message_id: str = "",
+) -> EmailMessage:  # fmt: skip
     """One email from the configured sender, plain text with an optional HTML alternative."""
     message = EmailMessage()
     if company_id is not None and current_app.config.get("LAB_MODE"):
@@ -116,18 +132,21 @@ def build_message(
     message["From"] = current_app.config["MAIL_SENDER"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="upsconnect.local")
+    message["Message-ID"] = email_message_id(message_id or new_message_id(), current_app.config["MAIL_SENDER"])
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
     return message
 
 
-def send_email(to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None) -> None:
+def send_email(
+    to: str, subject: str, text: str, *, html: str | None = None, company_id: int | None = None,
+    message_id: str = "",
+) -> None:  # fmt: skip
     """Hand one message to the configured SMTP server, or DeliveryError saying which server failed."""
     config = current_app.config
     server, port = config["MAIL_SERVER"], config["MAIL_PORT"]
-    message = build_message(to, subject, text, html=html, company_id=company_id)
+    message = build_message(to, subject, text, html=html, company_id=company_id, message_id=message_id)
     try:
         with smtplib.SMTP(server, port, timeout=SMTP_TIMEOUT_S) as smtp:
             if config["MAIL_USE_TLS"]:
@@ -193,9 +212,11 @@ def post_bytes(url: str, data: bytes, *, headers: dict[str, str] | None = None) 
             connection.request("POST", path, body=data, headers=sent_headers)
             response = connection.getresponse()
             response.read(1024)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException) as exc:  # first: a certificate error is also a ValueError
             last_error = exc if isinstance(exc, OSError) else OSError(str(exc))
             continue
+        except ValueError:  # http.client.InvalidURL: a character the address check does not know of
+            raise DeliveryError("The webhook address is not a valid URL; correct it in the notification policy.") from None
         finally:
             connection.close()
         if not 200 <= response.status < 300:
@@ -214,7 +235,10 @@ def send(
     carries the message id, the same on every retry, so a receiver can drop a repeat.
     """
     if channel == "email":
-        send_email(target, subject, payload.get("text", ""), html=payload.get("html") or None, company_id=company_id)
+        send_email(
+            target, subject, payload.get("text", ""), html=payload.get("html") or None, company_id=company_id,
+            message_id=message_id,
+        )  # fmt: skip
     elif channel == "webhook" and secret:
         data = json.dumps(payload).encode()
         # wall time, not the lab clock: the receiver checks it against its own clock

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Company, Device, DeviceStatus, SubscriptionSegment, User
 from portal.services.accounts import access
-from portal.services.fleet.battery_life import battery_replace_by
+from portal.services.fleet.device_dates import device_dates, registered_on
 from portal.services.licensing.plans import Plan
 from portal.services.licensing.subscription_timeline import Segment, Timeline, covered_until, current_segment
 
@@ -82,6 +82,11 @@ def device_rows(devices: list[Device], *, today: date) -> list[SharedDeviceRow]:
             statuses[status.device_id] = status.variables
     rows = []
     for device in devices:
+        dates = device_dates(
+            model=device.model, variables=statuses.get(device.id), battery_installed_on=device.battery_installed_on,
+            battery_warranty_ends_on=device.battery_warranty_ends_on, warranty_ends_on=device.warranty_ends_on,
+            registered_on=registered_on(device.trial_started_on, device.claimed_at),
+        )
         timeline = timelines[device.id]
         segment = current_segment(timeline, today)
         past = [s.end for s in timeline.segments if s.end <= today]
@@ -91,9 +96,9 @@ def device_rows(devices: list[Device], *, today: date) -> list[SharedDeviceRow]:
                 plan=segment.plan if segment else Plan.BASIC,
                 term_ends_on=covered_until(timeline, today) if segment else None,
                 lapsed_on=max(past) if past and segment is None else None,
-                battery_replace_by=battery_replace_by(device.model, device.battery_installed_on, statuses.get(device.id)),
-                battery_warranty_ends_on=device.battery_warranty_ends_on,
-                warranty_ends_on=device.warranty_ends_on,
+                battery_replace_by=dates.battery_replace_by,
+                battery_warranty_ends_on=dates.battery_warranty_ends_on,
+                warranty_ends_on=dates.warranty_ends_on,
                 today=today,
             )
         )

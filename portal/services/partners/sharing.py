@@ -204,6 +204,11 @@ def _revoke(share: DeviceShare, now: datetime) -> DeviceShare:
     return share
 
 
+def end_all_shares(device: Device, *, now: datetime) -> list[DeviceShare]:
+    """Every pending and active share of the device ends at once (its ownership changed); returns them."""
+    return [_revoke(share, now) for share in live_shares(device)]
+
+
 def incoming_shares(user: User) -> tuple[list[DeviceShare], list[DeviceShare]]:
     """(pending shares addressed to the user's email, active shares with the user's company)."""
     rows = db.session.scalars(

@@ -18,10 +18,11 @@ import xlsxwriter
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Company, Device, DeviceStatus, SubscriptionSegment, User
+from portal.models import BatteryDischarge, Company, Device, DeviceStatus, SubscriptionSegment, User
 from portal.services.accounts import access
 from portal.services.errors import NotFound
-from portal.services.fleet.battery_life import battery_replace_by
+from portal.services.fleet.battery_estimates import latest_estimate
+from portal.services.fleet.device_dates import device_dates, registered_on
 from portal.services.fleet.firmware import update_available
 from portal.services.licensing.plans import Plan
 from portal.services.licensing.price_list import PriceList, battery_sku_for, load_price_list
@@ -43,6 +44,7 @@ INVENTORY_COLUMNS: tuple[Column, ...] = (
     Column("model", "Model", width=14),
     Column("serial", "Serial number", width=16),
     Column("name", "Name", width=22),
+    Column("location", "Location", width=18),
     Column("site", "Site", width=18),
     Column("load", "Load (%)", "number", 9),
     Column("charge", "Battery charge (%)", "number", 10),
@@ -57,6 +59,8 @@ INVENTORY_COLUMNS: tuple[Column, ...] = (
     Column("battery_warranty_expiry", "Battery warranty expiry", "date", 12),
     Column("warranty_expiry", "Warranty expiry", "date", 12),
     Column("warranty_sku", "Warranty extension SKU", width=20),
+    Column("battery_health", "Battery health (% of new)", "number", 11),
+    Column("battery_replace_by_predicted", "Battery replace by (predicted)", "date", 14),
 )
 
 # MyRenewals: no status or operational data (FAQ 8). The quote upload reads exactly these headers.
@@ -170,15 +174,20 @@ def _row_query(user: User, customer_id: int | None, today: date, device_ids: Col
             Device.serial,
             Device.model,
             Device.name,
+            Device.location,
             Device.site,
             Device.firmware,
             Device.battery_installed_on,
             Device.battery_warranty_ends_on,
             Device.warranty_ends_on,
+            Device.trial_started_on,
+            Device.claimed_at,
             Company.name.label("customer"),
             DeviceStatus.variables,
             func.coalesce(running_plan, "basic").label("plan"),
             term_end.label("term_end"),
+            latest_estimate(BatteryDischarge.estimate_health, Device.id).label("battery_health"),
+            latest_estimate(BatteryDischarge.estimate_replace_by, Device.id).label("battery_predicted"),
         )
         .join(Company, Company.id == Device.owner_company_id)
         .outerjoin(DeviceStatus, DeviceStatus.device_id == Device.id)
@@ -200,6 +209,11 @@ def device_rows(
     warranty_skus: dict[str, str | None] = {}
     for row in db.session.execute(_row_query(user, customer_id, today, device_ids)):
         variables = row.variables or {}
+        dates = device_dates(
+            model=row.model, variables=variables, battery_installed_on=row.battery_installed_on,
+            battery_warranty_ends_on=row.battery_warranty_ends_on, warranty_ends_on=row.warranty_ends_on,
+            registered_on=registered_on(row.trial_started_on, row.claimed_at),
+        )
         if row.model not in warranty_skus:
             warranty_skus[row.model] = prices.warranty_sku_for(row.model, 1)
         yield {
@@ -208,6 +222,7 @@ def device_rows(
             "model": row.model,
             "serial": row.serial,
             "name": row.name,
+            "location": row.location,
             "site": row.site,
             "load": _number(variables.get("ups.load")),
             "charge": _number(variables.get("battery.charge")),
@@ -216,12 +231,14 @@ def device_rows(
             "firmware_status": firmware_status(row.model, row.firmware),
             "plan": Plan.from_key(row.plan).display_name,
             "subscription_expiry": row.term_end,
-            "battery_installed": row.battery_installed_on,
-            "battery_replace_by": battery_replace_by(row.model, row.battery_installed_on, variables),
+            "battery_installed": dates.battery_installed_on,
+            "battery_replace_by": dates.battery_replace_by,
             "battery_sku": battery_sku_for(row.model),
-            "battery_warranty_expiry": row.battery_warranty_ends_on,
-            "warranty_expiry": row.warranty_ends_on,
+            "battery_warranty_expiry": dates.battery_warranty_ends_on,
+            "warranty_expiry": dates.warranty_ends_on,
             "warranty_sku": warranty_skus[row.model],
+            "battery_health": None if row.battery_health is None else round(row.battery_health * 100),
+            "battery_replace_by_predicted": row.battery_predicted,
         }
 
 

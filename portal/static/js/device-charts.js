@@ -28,6 +28,19 @@
     return value == null ? "—" : value.toFixed(digits) + " " + unit;
   }
 
+  // A percentage axis runs 0-100 % (further only if a value does, e.g. load above 100 %): uPlot's own
+  // padding put a flat 100 % charge in the middle of a 0-200 % axis.
+  function yScale(figure) {
+    var lo = figure.getAttribute("data-y-min");
+    var hi = figure.getAttribute("data-y-max");
+    if (lo == null || hi == null) return {};
+    return {
+      range: function (u, min, max) {
+        return [Math.min(Number(lo), min == null ? Number(lo) : min), Math.max(Number(hi), max == null ? Number(hi) : max)];
+      },
+    };
+  }
+
   function chartOptions(figure, width) {
     var series = figure.getAttribute("data-series");
     var unit = figure.getAttribute("data-unit");
@@ -38,7 +51,7 @@
       height: 170,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: yScale(figure) },
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       series: [
         { label: "UTC", value: function (u, ts) { return ts == null ? "—" : utcLabel(ts, true, true); } },
