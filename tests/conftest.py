@@ -26,6 +26,7 @@ def make_app(database_url: str, tmp_path, **overrides):
         "WTF_CSRF_ENABLED": False,
         "LAB_MODE": True,
         "SERVER_NAME": "portal.test",
+        "PUBLIC_URL": "http://portal.test",
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 9,  # discard: tests that need mail start their own server
         "LAB_OUTBOX_DIR": str(tmp_path / "instance" / "lab-outbox"),
@@ -128,7 +129,24 @@ TODAY = date(2026, 3, 1)
 
 
 def notify_once(app) -> str:
-    """One pass of the delivery worker, exactly as `flask notify --once` runs it; its summary line."""
+    """One pass of the delivery worker, exactly as `flask notify --once` runs it; its summary line.
+
+    The summary is what the command prints on stdout; its log lines go to stderr, which the runner
+    keeps apart (``result.output`` would interleave both)."""
     result = app.test_cli_runner().invoke(args=["notify", "--once"])
     assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return result.stdout.strip()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run fails if a test left a child process running (a worker, a broker, a server)."""
+    from tests.support.leaks import check_session_left_no_children
+
+    check_session_left_no_children(session)
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver's one receiver per session listens on 127.0.0.1 for every test: webhook URLs
+    and the messages naming their host say 127.0.0.1, whichever test started the receiver first."""
+    return ("127.0.0.1", 0)
