@@ -156,6 +156,34 @@ def test_a_lab_clock_move_rolls_stored_plans_over_both_ways(client, app, fleet):
     assert db.session.get(Device, trial.id).plan_today == "standard"
 
 
+def test_a_roll_over_of_the_whole_fleet_reads_in_chunks_not_per_device(app, fleet, monkeypatch):
+    """After a move of years every device is due: the roll-over reads a chunk of devices and their
+    entitlements per round, so its queries do not grow with the fleet, and it still gets each one right."""
+    from sqlalchemy import event
+
+    from portal.services.licensing import stored_standing
+
+    monkeypatch.setattr(stored_standing, "_CHUNK", 10)
+    later = clock().today() + timedelta(days=3 * 365)
+    selects = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rolled = stored_standing.roll_over(later)
+        db.session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert rolled == len(fleet[2]) == 52
+    assert len(selects) <= 2 * 6 + 1  # 6 chunks of at most 10 (devices, then their entitlements), one empty read
+    assert stored_facts.mismatches(later) == []
+    assert stored_standing.roll_over(later) == 0  # nothing is due twice
+
+
 def test_tiles_equal_a_naive_count(client, app, fleet):
     owner, partner, devices = fleet
     stale_before = utcnow() - timedelta(seconds=_stale_after_s(app))

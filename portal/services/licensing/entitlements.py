@@ -98,18 +98,35 @@ class StoredStanding:
     standing_until: date | None  # the next segment boundary after the day: the stored values change then
 
 
-def stored_standing_on(device: Device, today: date) -> StoredStanding:
-    """The device's stored standing as it must be on `today`, from `standing_on` and its timeline."""
-    rows = _entitlement_rows(device)
+def entitlement_rows_by_device(device_ids: list[int]) -> dict[int, list[Entitlement]]:
+    """Each device's entitlement rows in assignment order, read in one query for many devices."""
+    found: dict[int, list[Entitlement]] = {device_id: [] for device_id in device_ids}
+    query = (
+        select(Entitlement)
+        .where(Entitlement.device_id.in_(device_ids))
+        .order_by(Entitlement.device_id, Entitlement.assigned_at, Entitlement.id)
+    )
+    for row in db.session.scalars(query):
+        found[row.device_id].append(row)
+    return found
+
+
+def stored_standing_on(device: Device, today: date, rows: list[Entitlement] | None = None) -> StoredStanding:
+    """The device's stored standing as it must be on `today`, from `standing_on` and its timeline.
+
+    ``rows`` are the device's entitlement rows when the caller read them for many devices at once
+    (`entitlement_rows_by_device`); otherwise they are read here.
+    """
+    rows = _entitlement_rows(device) if rows is None else rows
     timeline = build_timeline(_entries_of(rows))
     standing = standing_on(timeline, today, frozenset(row.id for row in rows if row.source == "trial"))
     boundaries = [day for segment in timeline.segments for day in (segment.start, segment.end) if day > today]
     return StoredStanding(standing.plan.key, paid_through(timeline), standing.on_trial, min(boundaries, default=None))
 
 
-def store_standing(device: Device, today: date) -> None:
+def store_standing(device: Device, today: date, rows: list[Entitlement] | None = None) -> None:
     """Write the device's standing on `today` to its row: the one writer of those columns."""
-    facts = stored_standing_on(device, today)
+    facts = stored_standing_on(device, today, rows)
     device.plan_today, device.term_end = facts.plan_today, facts.term_end
     device.on_trial, device.standing_until = facts.on_trial, facts.standing_until
     device.standing_on = today
