@@ -237,6 +237,32 @@ def test_filters_page_by_cursor_to_the_naive_set(client, app, fleet, monkeypatch
     assert set(shown) == {d.serial for d in devices if wanted(d)}
 
 
+@pytest.mark.parametrize("who", ["owner", "partner"])
+def test_totals_lists_and_counts_from_the_grouped_pass_equal_naive_ones(app, fleet, who):
+    """The table's total under every mix of mode, plan, model and site filters, the model and site lists and
+    the firmware-update count, all read from one grouped pass, equal a device-by-device count."""
+    from itertools import product
+
+    from portal.services.fleet.firmware import update_available
+
+    owner, partner, devices = fleet
+    user, visible = (owner, devices) if who == "owner" else (partner, devices[::5])
+    today, now = clock().today(), utcnow()
+    stale_before = now - timedelta(seconds=_stale_after_s(app))
+    modes = {d.id: _naive_mode(d, stale_before) for d in visible}
+    plans = {d.id: entitlements.current_plan(d, today).key for d in visible}
+    for mode, plan, model, site in product(["", "online", "offline", "stale"], ["", "standard", "advanced"],
+                                           ["", "SMT750C"], ["", "Paris", "Lyon"]):
+        filters = overview.Filters(mode=mode, plan=plan, model=model, site=site)
+        seen = overview.overview(user, filters, today=today, now=now, stale_after_s=_stale_after_s(app))
+        naive = [d for d in visible if (not mode or modes[d.id] == mode) and (not plan or plans[d.id] == plan)
+                 and (not model or d.model == model) and (not site or d.site == site)]
+        assert seen.total == len(naive), filters
+    assert seen.models == sorted({d.model for d in visible})
+    assert seen.sites == sorted({d.site for d in visible if d.site})
+    assert seen.firmware_updates == sum(1 for d in visible if update_available(d.model, d.firmware))
+
+
 def test_a_partner_pages_through_shared_devices_only(client, fleet, monkeypatch):
     monkeypatch.setattr(overview, "PAGE_SIZE", 4)
     _, partner, devices = fleet
