@@ -238,9 +238,9 @@ def test_filters_page_by_cursor_to_the_naive_set(client, app, fleet, monkeypatch
 
 
 @pytest.mark.parametrize("who", ["owner", "partner"])
-def test_totals_lists_and_counts_from_the_grouped_pass_equal_naive_ones(app, fleet, who):
+def test_totals_lists_and_counts_under_every_filter_mix_equal_naive_ones(app, fleet, who):
     """The table's total under every mix of mode, plan, model and site filters, the model and site lists and
-    the firmware-update count, all read from one grouped pass, equal a device-by-device count."""
+    the firmware-update count equal a device-by-device count."""
     from itertools import product
 
     from portal.services.fleet.firmware import update_available

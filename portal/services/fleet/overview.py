@@ -2,8 +2,7 @@
 
 Nothing is recomputed per device per request: the status row stores the mode ups.status reports and the
 readings (`stored_facts`), the device row stores its plan today, term end and trial (`stored_standing`). The
-tiles, banners, firmware updates, filter lists and the unsearched total come from one GROUP BY over those
-columns with the freshness modes put on top; the table seeks one page
+tiles are one GROUP BY over those columns with the freshness modes put on top; the table seeks one page
 after (or before) an opaque cursor on the sort key and the serial, which the indexes follow.
 """
 
@@ -16,8 +15,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Row, Select, and_, case, func, or_, select
-from sqlalchemy.sql.elements import ColumnElement, Label
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.extensions import db
 from portal.models import Device, DeviceStatus, User
@@ -25,7 +24,7 @@ from portal.models.devices import DISPLAY_NAME_SQL, SEARCHED
 from portal.services.accounts import access
 from portal.services.fleet import operating_modes
 from portal.services.fleet.firmware import update_available
-from portal.services.licensing.renewal_banners import Banner, RenewalCounts, count_columns, renewal_banners
+from portal.services.licensing.renewal_banners import Banner, RenewalCounts, counts_sql, renewal_banners
 
 PAGE_SIZE = 25
 
@@ -265,41 +264,18 @@ def _ordering(key: ColumnElement, descending: bool, forward: bool) -> list:
     return [(key.asc() if descending else key.desc()).nulls_first(), Device.serial.desc()]
 
 
-_GROUPED_BY = (Device.model, Device.firmware, Device.site, Device.plan_today)
-
-
-def _fleet_groups(user: User, mode: Label, today: date) -> list[Row]:
-    """The visible devices counted by (mode, model, firmware, site, plan), with the renewal rule's counts.
-
-    One pass over the company's devices answers the tiles, the banners, the firmware updates, the model
-    and site lists and the table's total: a fleet has few such groups, however many devices it has.
-    """
-    query = _base(user).with_only_columns(
-        mode, *_GROUPED_BY, func.count().label("devices"),
-        *(column.label(name) for column, name in zip(
-            count_columns(Device.term_end, Device.on_trial, today), ("renewal_due", "trial_ending", "on_basic"), strict=True
-        )),
-    )
-    return list(db.session.execute(query.group_by(mode, *_GROUPED_BY)))
-
-
-def _group_matches(group: Row, filters: Filters) -> bool:
-    """Whether the devices of `group` pass the mode, plan, model and site filters (`_filtered`'s equalities)."""
-    wanted = {"mode": filters.mode, "plan_today": filters.plan, "model": filters.model, "site": filters.site}
-    return all(getattr(group, name) == value for name, value in wanted.items() if value)
-
-
 def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_after_s: int) -> Overview:
     """Tiles, banners and one page of the device table for everything the user may see."""
     stale_before = now - timedelta(seconds=stale_after_s)
     mode = mode_expression(stale_before).label("mode")
 
-    groups = _fleet_groups(user, mode, today)
-    counts: dict[str, int] = {}
-    for group in groups:
-        counts[group.mode] = counts.get(group.mode, 0) + group.devices
-    renewals = sum((RenewalCounts(g.renewal_due, g.trial_ending, g.on_basic) for g in groups), RenewalCounts())
-    firmware_updates = sum(g.devices for g in groups if update_available(g.model, g.firmware))
+    counts = dict(db.session.execute(_base(user).with_only_columns(mode, func.count()).group_by(mode)).all())
+    rows = _visible(user).with_only_columns(Device.term_end.label("term_end"), Device.on_trial.label("on_trial")).subquery()
+    renewals = RenewalCounts(*db.session.execute(counts_sql(rows, today)).one())
+    firmware_groups = db.session.execute(
+        _visible(user).with_only_columns(Device.model, Device.firmware, func.count(Device.id)).group_by(Device.model, Device.firmware)
+    ).all()
+    firmware_updates = sum(count for model, firmware, count in firmware_groups if update_available(model, firmware))
 
     key = sort_key(filters.sort, stale_before)
     query = _filtered(
@@ -310,10 +286,7 @@ def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_
         ),
         filters, today=today, now=now, stale_after_s=stale_after_s,
     )
-    if filters.q:
-        total = db.session.scalar(select(func.count()).select_from(query.with_only_columns(Device.id).subquery()))
-    else:
-        total = sum(g.devices for g in groups if _group_matches(g, filters))
+    total = db.session.scalar(select(func.count()).select_from(query.with_only_columns(Device.id).subquery()))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(filters.page, pages)
     sort = ("-" if filters.descending else "") + filters.sort
@@ -335,8 +308,8 @@ def overview(user: User, filters: Filters, *, today: date, now: datetime, stale_
         )
         for row in found
     ]
-    models = sorted({g.model for g in groups})
-    sites = sorted({g.site for g in groups if g.site})
+    models = sorted(db.session.scalars(_visible(user).with_only_columns(Device.model).distinct()))
+    sites = sorted(s for s in db.session.scalars(_visible(user).with_only_columns(Device.site).distinct()) if s)
     tiles = [Tile(key, label, counts.get(key, 0), severity) for key, (label, severity) in MODES.items()]
     return Overview(
         lines=lines, total=total, page=page, pages=pages, tiles=tiles, renewal_due=renewals.renewal_due,

@@ -2,7 +2,7 @@
 
 A device is *renewal due* when its subscribed time runs out within 90 days (not yet run out), *trial
 ending* when the running term is its trial and ends within 30 days, and *on Basic* when no subscribed
-time is left. `classify` is the rule for one device; `count_columns` is the same rule over a fleet in SQL
+time is left. `classify` is the rule for one device; `counts_sql` is the same rule over a fleet in SQL
 (tests/licensing/test_renewal_banners.py checks they agree); `renewal_banners` words the counts.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.sql import Select
 
 RENEWAL_DUE_DAYS = 90
 TRIAL_ENDING_DAYS = 30
@@ -48,14 +49,15 @@ def classify(covered_until: date | None, trial_running: bool, today: date) -> Re
     )
 
 
-def count_columns(term_end, on_trial, today: date) -> tuple:
-    """The rule as three SQL aggregates (renewal due, trial ending, on Basic) over any rows with those columns."""
+def counts_sql(rows, today: date) -> Select:
+    """The same rule over a subquery with `term_end` and `on_trial` columns: one row of three counts."""
+    term_end, on_trial = rows.c.term_end, rows.c.on_trial
     running = and_(term_end.is_not(None), term_end > today)
-    return (
+    return select(
         func.count().filter(and_(running, term_end <= today + timedelta(days=RENEWAL_DUE_DAYS))),
         func.count().filter(and_(running, on_trial, term_end <= today + timedelta(days=TRIAL_ENDING_DAYS))),
         func.count().filter(or_(term_end.is_(None), term_end <= today)),
-    )
+    ).select_from(rows)
 
 
 def _devices(n: int) -> str:
