@@ -9,8 +9,12 @@ for a setting it does not know, a clear refusal and no change.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -20,7 +24,9 @@ from portal.models import Device, DeviceStatus, TelemetryRollup, TelemetrySample
 from portal.services.clock import clock
 from portal.services.fleet import device_history, telemetry_partitions
 from portal.services.fleet import telemetry_store as store
-from tests.conftest import make_app
+from tests.conftest import POSTGRES_ADMIN_URL, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SERIALS = ("AS2611000101", "AS2611000102")
 
@@ -293,3 +299,21 @@ def test_a_partition_held_by_a_long_query_is_left_for_the_next_run(partitioned_a
     output = _run(app, "maintenance")
     assert "folded 1 telemetry sample(s)" in output and "waited" not in output
     assert oldest not in _partitions() and not _table_exists(oldest)
+
+
+@pytest.mark.postgres
+def test_the_partitions_benchmark_runs_small(postgres_url, tmp_path):
+    """bench/partitions_bench.py (docs/scaling.md), tiny and for real: both ways, every figure printed."""
+    env = {
+        **os.environ,
+        "UPSCONNECT_BENCH_POSTGRES_URL": POSTGRES_ADMIN_URL,
+        "UPSCONNECT_INSTANCE_PATH": str(tmp_path / "instance"),
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "bench/partitions_bench.py", "--devices", "2", "--interval", "3600", "--days", "9"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| one table | 432 | - |" in result.stdout
+    assert "| partitioned by day | 432 |" in result.stdout
