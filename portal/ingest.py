@@ -613,8 +613,8 @@ def maintenance_command() -> None:
         )
         if partitions.waiting:
             click.echo(
-                f"Telemetry partitions: {', '.join(partitions.waiting)} waited too long for a lock on "
-                "telemetry_samples and are left for the next run."
+                f"Telemetry partitions: {', '.join(partitions.waiting)} waited too long for a lock "
+                "(on telemetry_samples or devices) and are left for the next run."
             )
     elif partitioning == "daily" and telemetry_partitions.on_postgresql():
         click.echo(

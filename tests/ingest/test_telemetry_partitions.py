@@ -290,15 +290,29 @@ def test_a_partition_held_by_a_long_query_is_left_for_the_next_run(partitioned_a
     try:
         reader.execute(text("SELECT count(*) FROM telemetry_samples"))
         output = _run(app, "maintenance")
-        assert f"{oldest} waited too long for a lock on telemetry_samples and are left for the next run" in output
+        assert f"{oldest} waited too long for a lock (on telemetry_samples or devices) and are left for the next run" in output
         assert "folded 0 telemetry sample(s)" in output
         assert oldest in _partitions() and _count() == 1
     finally:
         reader.rollback()
         reader.close()
+
+    # a page reading devices: the detach goes through, the drop (which locks devices) waits and is rolled
+    # back with its fold; the detached day stays whole for the next run
+    page = _db.engine.connect()
+    try:
+        page.execute(text("SELECT count(*) FROM devices"))
+        output = _run(app, "maintenance")
+        assert f"{oldest} waited too long for a lock" in output and "folded 0 telemetry sample(s)" in output
+        assert oldest not in _partitions() and _table_exists(oldest)
+        assert _rollups() == []
+    finally:
+        page.rollback()
+        page.close()
     output = _run(app, "maintenance")
     assert "folded 1 telemetry sample(s)" in output and "waited" not in output
     assert oldest not in _partitions() and not _table_exists(oldest)
+    assert [r[2] for r in _rollups()] == [1]
 
 
 @pytest.mark.postgres

@@ -32,7 +32,7 @@ DAY_PARTITION = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 DAYS_AHEAD = 7
 SETTING = "UPSCONNECT_TELEMETRY_PARTITIONS"
 SETTINGS = ("", "daily")  # unset: one table
-LOCK_TIMEOUT = "5s"  # the longest a step of maintenance waits for its lock on telemetry_samples
+LOCK_TIMEOUT = "2s"  # the longest a step of maintenance waits for a lock; queries queue behind a waiting lock
 LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -258,11 +258,14 @@ def _detached_leftovers() -> list[str]:
 
 
 def _locked_step(run: PartitionRun, name: str, step: Callable[[], None]) -> bool:
-    """Run one step that locks ``telemetry_samples`` (create, attach, detach) in its own transaction.
+    """Run one step that takes a strong lock in its own transaction: creating, attaching or detaching a
+    partition (exclusive on ``telemetry_samples``; the foreign key makes it lock ``devices`` against writes),
+    or dropping a detached one (its foreign key takes an exclusive lock on ``devices`` for the moment of
+    the drop).
 
     It waits at most ``LOCK_TIMEOUT`` for its lock: a long query holding the table would otherwise keep
-    it waiting while every ingest write queued behind it. A step that times out is rolled back, named in
-    ``run.waiting`` and left for the next run.
+    it waiting while every write queued behind it. A step that times out is rolled back (a fold with the
+    drop it belongs to), named in ``run.waiting`` and left for the next run.
     """
     try:
         db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -297,12 +300,15 @@ def maintain(
         name = DEFAULT_PARTITION if day is None else partition_name(day)
         _locked_step(run, name, lambda wanted=wanted: run.created.extend(ensure_partitions(wanted)))
 
+    def fold_and_drop(name: str) -> None:
+        folded = _fold_and_drop(name, bucket_seconds)
+        run.folded += folded
+        run.dropped.append(name)
+
     for name in _detached_leftovers():
         day = datetime.strptime(DAY_PARTITION.match(name)[1], "%Y%m%d").date()
         if _midnight(day + timedelta(days=1)) <= cutoff:
-            run.folded += _fold_and_drop(name, bucket_seconds)
-            run.dropped.append(name)
-            db.session.commit()
+            _locked_step(run, name, lambda name=name: fold_and_drop(name))
         else:  # not old enough after all (the clock was set back): put it back
             _locked_step(run, name, lambda name=name, day=day: _attach(name, day))
 
@@ -310,11 +316,8 @@ def maintain(
         if partition.end is None or partition.end > cutoff:
             continue
         detach = f"ALTER TABLE {TABLE} DETACH PARTITION {partition.name}"
-        if not _locked_step(run, partition.name, lambda detach=detach: db.session.execute(text(detach))):
-            continue
-        run.folded += _fold_and_drop(partition.name, bucket_seconds)
-        run.dropped.append(partition.name)
-        db.session.commit()
+        if _locked_step(run, partition.name, lambda detach=detach: db.session.execute(text(detach))):
+            _locked_step(run, partition.name, lambda name=partition.name: fold_and_drop(name))
 
     # Only the DEFAULT partition is cleared row by row: an old day whose detach waited stays whole for
     # the next run to drop.
