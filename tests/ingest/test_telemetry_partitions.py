@@ -331,3 +331,14 @@ def test_the_partitions_benchmark_runs_small(postgres_url, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "| one table | 432 | - |" in result.stdout
     assert "| partitioned by day | 432 |" in result.stdout
+
+
+@pytest.mark.postgres
+def test_before_the_conversion_maintenance_says_so_and_deletes_row_by_row(partitioned_app):
+    old = clock().now() - timedelta(days=10)
+    store.store_telemetry_batch([store.TelemetryRow(SERIALS[0], 1, _unix(old), {"ups.status": "OL"})], now=clock().now())
+    _db.session.commit()
+    output = _run(partitioned_app, "maintenance")
+    assert "telemetry_samples is not partitioned yet; run `flask telemetry partition`" in output
+    assert "folded 1 telemetry sample(s)" in output and _count() == 0
+    assert _db.session.scalar(text("SELECT relkind FROM pg_class WHERE oid = 'telemetry_samples'::regclass")) == "r"
