@@ -37,6 +37,35 @@ def init_app(app: Flask) -> None:
             f"{result.alerts} battery health alert(s) queued."
         )
 
+    @app.cli.group("telemetry")
+    def telemetry_group() -> None:
+        """Telemetry storage: time partitions on PostgreSQL (docs/scaling.md)."""
+
+    @telemetry_group.command("partition")
+    def partition_command() -> None:
+        """Partition telemetry_samples by day (PostgreSQL, UPSCONNECT_TELEMETRY_PARTITIONS=daily); safe to run again."""
+        from portal.services.clock import clock
+        from portal.services.fleet import telemetry_partitions as partitions
+
+        try:
+            if partitions.setting(current_app.config) != "daily":
+                raise partitions.PartitionError(
+                    f"{partitions.SETTING} is not set: set it to daily (on every process: ingest, web, cron) "
+                    "to partition telemetry by day. Nothing was changed."
+                )
+            done = partitions.convert(clock().today())
+        except partitions.PartitionError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        if done is None:
+            click.echo("telemetry_samples is already partitioned by day: nothing to do.")
+        else:
+            click.echo(
+                f"telemetry_samples is now partitioned by day: {done.copied} sample(s) copied into "
+                f"{len(done.partitions)} partition(s), the default one included."
+            )
+
     @app.cli.command("demo")
     @click.option("--seed", default=2026, show_default=True, help="Faker seed: the same seed gives the same companies.")
     def demo_command(seed: int) -> None:

@@ -102,6 +102,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "STALE_AFTER_S": int(_env("STALE_AFTER_S", "300") or 300),  # silent longer than this: "stale"
         "TELEMETRY_FULL_RES_DAYS": int(_env("TELEMETRY_FULL_RES_DAYS", "7") or 7),
         "TELEMETRY_BUCKET_S": int(_env("TELEMETRY_BUCKET_S", "900") or 900),  # rollup bucket beyond the window
+        # daily: telemetry_samples partitioned by day on PostgreSQL, old days dropped (docs/scaling.md);
+        # unset: one table, old samples deleted row by row. Checked by the commands that use it.
+        "TELEMETRY_PARTITIONS": _env("TELEMETRY_PARTITIONS", ""),
         "EVENT_RETENTION_DAYS": 30,
         # Battery health (measured from discharges) below this raises "Battery health low" once.
         "BATTERY_HEALTH_ALERT_PERCENT": float(_env("BATTERY_HEALTH_ALERT_PERCENT", "70") or 70),

@@ -578,21 +578,54 @@ def ingest_command(
 def maintenance_command() -> None:
     """Purge old event log entries, downsample old telemetry, run due scheduled actions; safe to run any number of times."""
     from portal.device_link import publish_command
+    from portal.services.fleet import telemetry_partitions
     from portal.services.fleet.scheduled_runs import run_due
 
     config = current_app.config
+    try:
+        partitioning = telemetry_partitions.setting(config)
+    except telemetry_partitions.PartitionError as error:
+        raise click.ClickException(str(error)) from None
     lab_clock = clock()
     retention_days = int(config.get("EVENT_RETENTION_DAYS", 30))
     full_res_days = int(config.get("TELEMETRY_FULL_RES_DAYS", 7))
     bucket_s = int(config.get("TELEMETRY_BUCKET_S", 900))
     # Ages count time lived on the clock: a lab clock move makes nothing old enough to purge or fold.
     purged = store.purge_events(lab_clock.retention_cutoff(timedelta(days=retention_days)))
-    folded = store.downsample(lab_clock.retention_cutoff(timedelta(days=full_res_days)), bucket_s)
+    full_res_cutoff = lab_clock.retention_cutoff(timedelta(days=full_res_days))
+    partitions = None
+    if telemetry_partitions.is_partitioned():
+        db.session.commit()
+        partitions = telemetry_partitions.maintain(full_res_cutoff, lab_clock.today(), bucket_s)
+        folded = partitions.folded + partitions.folded_rows
+    else:
+        folded = store.downsample(full_res_cutoff, bucket_s)
     db.session.commit()
     click.echo(
         f"Purged {purged} event(s) older than {retention_days} days; folded {folded} telemetry sample(s) "
         f"older than {full_res_days} days into {bucket_s // 60}-minute buckets."
     )
+    if partitions is not None:
+        click.echo(
+            f"Telemetry partitions: {len(partitions.created)} created ahead, {len(partitions.dropped)} older than "
+            f"{partitions.cutoff:%Y-%m-%d} folded and dropped ({partitions.folded} sample(s)); "
+            f"{partitions.folded_rows} sample(s) of the default partition folded row by row."
+        )
+        if partitions.waiting:
+            click.echo(
+                f"Telemetry partitions: {', '.join(partitions.waiting)} waited too long for a lock "
+                "(on telemetry_samples or devices) and are left for the next run."
+            )
+    elif partitioning == "daily" and telemetry_partitions.on_postgresql():
+        click.echo(
+            "Telemetry partitions: telemetry_samples is not partitioned yet; run `flask telemetry partition` "
+            "(old samples are deleted row by row until then)."
+        )
+    elif partitioning == "daily":
+        click.echo(
+            "Telemetry partitions: UPSCONNECT_TELEMETRY_PARTITIONS=daily is ignored on SQLite (PostgreSQL only); "
+            "old samples are deleted row by row."
+        )
     # Scheduled fleet actions ride on this job: no daemon of their own (docs/schedules.md).
     due = run_due(now=lab_clock.now(), today=lab_clock.today(), publish=publish_command)
     click.echo(

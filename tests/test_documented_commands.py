@@ -275,6 +275,12 @@ RUN_ELSEWHERE: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
     "python -m flask ingest": INGEST_PROCESS,
     "flask ingest --metrics-port 9101": ("tests/ingest/test_ingest_process.py", '"--metrics-port"'),
     "flask notify --metrics-port 9102": ("tests/portal/test_operations.py", '"--metrics-port"'),
+    # needs PostgreSQL and the setting (on SQLite it refuses): the partition tests run it through the CLI
+    "flask telemetry partition": ("tests/ingest/test_telemetry_partitions.py", '"telemetry", "partition"'),
+    ".venv/bin/python bench/partitions_bench.py --devices 100 --interval 60 --days 10": (
+        "tests/ingest/test_telemetry_partitions.py",
+        '"bench/partitions_bench.py", "--devices"',
+    ),
     "flask ingest --shared ingest --client-id ingest-1": (
         "tests/ingest/test_ingest_process.py",
         '"--shared"',

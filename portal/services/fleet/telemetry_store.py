@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -395,7 +395,7 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _fold(samples: list[TelemetrySample], bucket_seconds: int) -> dict[str, Any]:
+def _fold(samples: Sequence[Any], bucket_seconds: int) -> dict[str, Any]:
     column = {
         name: [getattr(s, name) for s in samples if getattr(s, name) is not None]
         for name in (*ROLLUP_AVERAGES, "input_voltage_v")
@@ -427,24 +427,30 @@ def _merge(rollup: TelemetryRollup, new: dict[str, Any]) -> None:
     rollup.on_battery_samples += new["on_battery_samples"]
 
 
-def downsample(before: datetime, bucket_seconds: int = 900) -> int:
-    """Fold full-resolution samples older than ``before`` into buckets and delete them; returns how many.
+@dataclass(frozen=True)
+class Folded:
+    """One device's samples folded into rollups: how many, and the largest id among them."""
 
-    Only whole buckets are folded (the cut-off is rounded down to a bucket boundary), and samples are
-    deleted as they are folded, so running it again changes nothing.
+    device_id: int
+    samples: int
+    max_id: int
+
+
+def fold_into_rollups(source: Any, where: Any, bucket_seconds: int) -> Iterator[Folded]:
+    """Fold the samples of ``source`` matching ``where`` into per-device rollup buckets, device by device.
+
+    The one rule for turning full-resolution samples into rollups, whichever way they then go:
+    ``downsample`` deletes the rows it folded, time partitions drop the whole table
+    (``telemetry_partitions``). ``source`` is ``telemetry_samples`` or a table of the same columns (a
+    detached partition). A bucket that already exists (late samples) is merged, weighted by counts.
+    Each device's rollups are flushed before it is yielded; nothing is deleted here.
     """
-    cutoff = _bucket_start(before, bucket_seconds)
-    device_ids = db.session.scalars(
-        select(TelemetrySample.device_id).where(TelemetrySample.ts < cutoff).distinct()
-    ).all()
-    folded = 0
+    device_ids = db.session.scalars(select(source.c.device_id).where(where).distinct()).all()
     for device_id in device_ids:
-        samples = db.session.scalars(
-            select(TelemetrySample)
-            .where(TelemetrySample.device_id == device_id, TelemetrySample.ts < cutoff)
-            .order_by(TelemetrySample.ts)
+        samples = db.session.execute(
+            select(*_fold_columns(source)).where(source.c.device_id == device_id, where).order_by(source.c.ts)
         ).all()
-        buckets: dict[datetime, list[TelemetrySample]] = defaultdict(list)
+        buckets: dict[datetime, list[Any]] = defaultdict(list)
         for sample in samples:
             buckets[_bucket_start(sample.ts, bucket_seconds)].append(sample)
         existing = {
@@ -461,18 +467,33 @@ def downsample(before: datetime, bucket_seconds: int = 900) -> int:
                 _merge(existing[start], values)
             else:
                 db.session.add(TelemetryRollup(device_id=device_id, bucket_start=start, **values))
+        db.session.flush()
+        yield Folded(device_id, len(samples), max(s.id for s in samples))
+
+
+def _fold_columns(source: Any) -> list[Any]:
+    """The columns the fold reads, from ``telemetry_samples`` or a table shaped like it."""
+    return [source.c[name] for name in ("id", "ts", "ups_status", *ROLLUP_AVERAGES)]
+
+
+def downsample(before: datetime, bucket_seconds: int = 900, *, source: Any = None) -> int:
+    """Fold full-resolution samples older than ``before`` into buckets and delete them; returns how many.
+
+    Only whole buckets are folded (the cut-off is rounded down to a bucket boundary), and samples are
+    deleted as they are folded, so running it again changes nothing. ``source`` narrows it to one table
+    shaped like ``telemetry_samples`` (the DEFAULT partition, when partitioned); else the whole table.
+    """
+    cutoff = _bucket_start(before, bucket_seconds)
+    source = TelemetrySample.__table__ if source is None else source
+    folded = 0
+    for done in fold_into_rollups(source, source.c.ts < cutoff, bucket_seconds):
         # Delete exactly what was folded: a sample inserted meanwhile has a larger id.
         db.session.execute(
-            delete(TelemetrySample).where(
-                TelemetrySample.device_id == device_id,
-                TelemetrySample.ts < cutoff,
-                TelemetrySample.id <= max(s.id for s in samples),
+            delete(source).where(
+                source.c.device_id == done.device_id, source.c.ts < cutoff, source.c.id <= done.max_id
             )
         )
-        db.session.flush()
-        for sample in samples:
-            db.session.expunge(sample)  # deleted behind the session's back
-        folded += len(samples)
+        folded += done.samples
     return folded
 
 
