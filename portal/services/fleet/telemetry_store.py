@@ -4,8 +4,9 @@ Plain functions over the models, no MQTT, no clock and no alerts: each returns w
 event ids, a state change, the newest variables per device) and the caller decides what follows (the
 ingest worker hands it to alerts). None of them commits: the caller (the ingest worker, a test) owns
 the transaction, so one flush of the worker is one transaction. Inserts of telemetry and
-events use ``INSERT ... ON CONFLICT DO NOTHING`` on (device_id, seq), so a redelivered message is
-stored once on SQLite and PostgreSQL alike.
+events use ``INSERT ... ON CONFLICT DO NOTHING`` (events on (device_id, seq); telemetry names no
+conflict target, so it holds whichever unique key its table has), so a redelivered message is stored
+once on SQLite and PostgreSQL alike. On PostgreSQL a telemetry batch is written by ``telemetry_pg``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
 from portal.models import Device, DeviceCommand, DeviceEvent, DeviceStatus, TelemetryRollup, TelemetrySample
+from portal.services.fleet import telemetry_pg
 from portal.services.fleet.stored_facts import STATUS_FACT_COLUMNS, status_facts
 from portal.services.licensing import entitlements
 from portal.services.licensing.plans import Feature, plan_allows
@@ -180,17 +182,22 @@ def record_state(
 # ---------------------------------------------------------------- telemetry
 
 
+def _ups_status(row: TelemetryRow) -> str:
+    """ups.status as stored: at most 80 characters, without NUL (which PostgreSQL's text cannot hold)."""
+    return str(row.variables.get("ups.status") or "").replace("\x00", "")[:80]
+
+
+def _readings(row: TelemetryRow) -> list[float | None]:
+    """The SAMPLE_COLUMNS values of a sample, in that order: numbers only, anything else None."""
+    return [
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        for value in map(row.variables.get, SAMPLE_COLUMNS)
+    ]
+
+
 def _sample_values(row: TelemetryRow) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "seq": row.seq,
-        "ts": from_unix(row.ts),
-        "ups_status": str(row.variables.get("ups.status") or "")[:80],
-    }
-    for name, column in SAMPLE_COLUMNS.items():
-        value = row.variables.get(name)
-        values[column] = (
-            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+    values: dict[str, Any] = {"seq": row.seq, "ts": from_unix(row.ts), "ups_status": _ups_status(row)}
+    values.update(zip(SAMPLE_COLUMNS.values(), _readings(row), strict=True))
     return values
 
 
@@ -202,9 +209,13 @@ def store_telemetry_batch(
     "Newest" is by the device's timestamp (the contract bounds it near arrival), then by seq: a device
     that rebooted and restarted its sequence, or sent one absurd seq (2**63 - 1), is never frozen at the
     sample with the highest number. A sample whose seq collides after such a reset is counted as a
-    duplicate, but still moves the latest row when it is newer.
+    duplicate, but still moves the latest row when it is newer. Every device of the batch has its
+    ``last_seen_at`` set to ``now``, even when all it sent was an old sample redelivered.
 
     ``latest_variables`` is filled when the batch stored a new sample: thresholds are checked on it.
+
+    On PostgreSQL (psycopg 3) the batch is two statements whatever its size (``telemetry_pg``); on
+    SQLite, an executemany of the insert and of the upsert, then one UPDATE of ``last_seen_at``.
     """
     if not rows:
         return BatchResult()
@@ -212,22 +223,49 @@ def store_telemetry_batch(
     unique: dict[tuple[int, int], TelemetryRow] = {}
     for row in rows:
         unique.setdefault((device_ids[row.serial], row.seq), row)
-    values = [{"device_id": device_id, **_sample_values(row)} for (device_id, _), row in unique.items()]
-    # RETURNING lists only the rows really inserted: the rest were already stored.
-    stmt = (
-        _insert(TelemetrySample)
-        .on_conflict_do_nothing(index_elements=["device_id", "seq"])
-        .returning(TelemetrySample.id)
-    )
-    inserted = len(db.session.execute(stmt, values).all())
-
     newest: dict[int, TelemetryRow] = {}
     for (device_id, _), row in unique.items():
         if device_id not in newest or (row.ts, row.seq) > (newest[device_id].ts, newest[device_id].seq):
             newest[device_id] = row
-    _upsert_latest(newest, now)
+
+    dialect = db.session.get_bind().dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":  # telemetry_pg speaks psycopg 3
+        inserted = _store_on_postgresql(unique, newest, now)
+    else:
+        values = [{"device_id": device_id, **_sample_values(row)} for (device_id, _), row in unique.items()]
+        # RETURNING lists only the rows really inserted: the rest were already stored. No conflict
+        # target: whichever unique key the table has.
+        stmt = _insert(TelemetrySample).on_conflict_do_nothing().returning(TelemetrySample.id)
+        inserted = len(db.session.execute(stmt, values).all())
+        _upsert_latest(newest, now)
+    # Status rows the session holds (a state message of this batch) were written behind its back.
+    for held in list(db.session.identity_map.values()):
+        if isinstance(held, DeviceStatus) and held.device_id in newest:
+            db.session.expire(held)
     latest = {device_id: row.variables for device_id, row in newest.items()} if inserted else {}
     return BatchResult(stored=inserted, duplicates=len(rows) - inserted, latest_variables=latest)
+
+
+def _store_on_postgresql(
+    unique: dict[tuple[int, int], TelemetryRow], newest: dict[int, TelemetryRow], now: datetime
+) -> int:
+    """The batch in two statements (telemetry_pg); how many samples were new."""
+    db.session.flush()  # the driver's cursor bypasses the session: the rows it holds must be written first
+    inserted = telemetry_pg.insert_samples(
+        db.session,
+        [
+            (device_id, row.seq, from_unix(row.ts), _ups_status(row), *_readings(row))
+            for (device_id, _), row in unique.items()
+        ],
+    )
+    latest = []
+    for device_id, row in newest.items():
+        status = _ups_status(row)
+        facts = status_facts(status, row.variables)
+        reported = (device_id, from_unix(row.ts), row.seq, status, row.variables)
+        latest.append((*reported, *(facts[column] for column in STATUS_FACT_COLUMNS)))
+    telemetry_pg.upsert_latest(db.session, latest, now)
+    return inserted
 
 
 def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
@@ -239,7 +277,7 @@ def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
             "last_seen_at": now,
             "last_telemetry_at": from_unix(row.ts),
             "last_seq": row.seq,
-            "ups_status": (ups_status := str(row.variables.get("ups.status") or "")[:80]),
+            "ups_status": (ups_status := _ups_status(row)),
             "variables": row.variables,
             **status_facts(ups_status, row.variables),
         }
