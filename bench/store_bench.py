@@ -20,22 +20,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
+from bench.ingest_bench import drop_database, make_database  # noqa: E402
 from devicelink.provisioning import LAB_FACTORY_KEY, manufacture  # noqa: E402
 from simulator import ups_model  # noqa: E402
 from simulator.device import SimulatedDevice  # noqa: E402
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "UPSCONNECT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def backend_cpu_s(pid: int | None) -> float:
@@ -103,22 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-        name = None
-        if args.postgres:
-            name = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        else:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url, name = make_database(args.postgres, Path(tmp))
         try:
             rounds = run(args, url)
         finally:
-            if name is not None:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+            drop_database(name)
     database = "PostgreSQL" if args.postgres else "SQLite"
     print(f"{database}, batches of {args.batch} from {args.devices} devices, {args.batches} batches x {args.rounds} rounds")
     print("ms per batch (median):  wall {:.1f}  this process's CPU {:.1f}  server backend CPU {}".format(

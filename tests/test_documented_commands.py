@@ -212,6 +212,11 @@ RUN_HERE: dict[str, Run] = {
         why=BENCH,
         expect="--postgres",
     ),
+    ".venv/bin/python bench/ingest_bench.py --rates 1000,2000,3000,4000,6000,8000": Run(
+        shell=".venv/bin/python bench/ingest_bench.py --rates 1000,2000,3000,4000,6000,8000 --help",
+        why=BENCH,
+        expect="--rates",
+    ),
     "python -m bench dashboard --scale-to 50000": Run(
         shell="python -m bench.dashboard_bench --scale-to 50000 --help",
         why=f"{BENCH}; tests/portal/test_dashboard_bench.py runs it small",
