@@ -227,6 +227,10 @@ RUN_HERE: dict[str, Run] = {
         shell="python -m bench stack --devices 2000 --rate 200 --duration 60 --runs 3 --help", why=BENCH,
         expect="--web-workers",
     ),
+    "python -m bench stack --devices 10000 --rate 1000 --duration 120 --runs 1": Run(
+        shell="python -m bench stack --devices 10000 --rate 1000 --duration 120 --runs 1 --help", why=BENCH,
+        expect="--web-workers",
+    ),
     "python -m bench stack --postgres": Run(shell="python -m bench stack --postgres --help", why=BENCH, expect="--postgres"),
     ".venv/bin/python bench/fault_bench.py --devices 1000 --rate 100 --duration 180 --runs 3": Run(
         shell=".venv/bin/python bench/fault_bench.py --devices 1000 --rate 100 --duration 180 --runs 3 --help",
