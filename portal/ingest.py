@@ -403,12 +403,16 @@ class IngestWorker:
                 self._log_rejection(contract.topic(item.serial, item.channel), rejection[0], rejection[1])
                 continue
             by_channel[item.channel].append(item)
-        for item in by_channel[Channel.HELLO]:  # first, so the rest finds the device with its model
-            store.record_hello(item.serial, item.payload, now)
-        for item in by_channel[Channel.STATE]:
-            store.record_state(
-                item.serial, item.payload == contract.STATE_ONLINE, now, ids=self._ids, live=not item.retain
-            )
+        # Hellos first, so the rest finds each device with its model.
+        store.record_hellos([(item.serial, item.payload) for item in by_channel[Channel.HELLO]], now)
+        store.record_states(
+            [
+                store.StateRow(item.serial, item.payload == contract.STATE_ONLINE, live=not item.retain)
+                for item in by_channel[Channel.STATE]
+            ],
+            now,
+            ids=self._ids,
+        )
         telemetry = [
             store.TelemetryRow(i.serial, i.payload["seq"], i.payload["ts"], i.payload["vars"])
             for i in by_channel[Channel.TELEMETRY]

@@ -258,3 +258,50 @@ def test_the_contract_lets_these_strings_through():
     """What the worker test above sends is a valid message, so it reaches the store."""
     payload = contract.telemetry_payload(ts=T0, seq=1, variables={"ups.status": "OL\x00 CHRG", "x": ODD})
     assert contract.decode(Channel.TELEMETRY, contract.encode(payload))[1] is None
+
+
+HELLO = {"model": "SMT1500C", "firmware": "UPS 15.1", "battery_type": "lead-acid", "outlet_groups": ["Main Outlets"]}
+
+
+def test_a_fleet_reconnecting_sends_hellos_and_states_that_are_stored_in_a_few_queries(any_db_app):
+    """A broker restart brings a hello and a state message from every device at once: each batch of them is
+    read in one query and written in one flush, not a round trip per message, and comes out as one by one."""
+    from sqlalchemy import event
+
+    serials = [f"AS28{n:08d}" for n in range(300)]
+    store.record_hellos([(serial, HELLO) for serial in serials[:100]], NOW)  # a third known before
+    db.session.commit()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    ids = store.DeviceIds()
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        devices = store.record_hellos([(serial, {**HELLO, "firmware": "UPS 16.0"}) for serial in serials], NOW)
+        changes = store.record_states(
+            [store.StateRow(serial, True) for serial in serials]
+            + [store.StateRow(serials[0], False), store.StateRow(serials[0], True, live=False)],
+            NOW, ids=ids,
+        )
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    # Reads: the hellos' devices, the ids, the status rows, never one per device. On PostgreSQL, where each
+    # statement is a round trip, the writes are batched too (insertmanyvalues, executemany); SQLite, in
+    # process, may insert the 200 new devices one statement each, which costs microseconds.
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) <= 4, reads
+    if db.engine.dialect.name == "postgresql":
+        assert len(statements) < 40, statements
+    assert len(devices) == 300 and {d.firmware for d in devices.values()} == {"UPS 16.0"}
+    # In arrival order: online, then lost, then a retained online copy (a change, but not a sign of life).
+    first = ids.ids[serials[0]]
+    assert [c for c in changes if c.device_id == first] == [
+        store.StateChange(first, True), store.StateChange(first, False), store.StateChange(first, True)
+    ]
+    assert len(changes) == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(DeviceStatus).where(DeviceStatus.online.is_(True))) == 300
+    assert db.session.scalar(select(func.count()).select_from(Device).where(Device.firmware == "UPS 16.0")) == 300

@@ -137,46 +137,84 @@ class DeviceIds:
 # ---------------------------------------------------------------- hello and state
 
 
-def record_hello(serial: str, payload: dict[str, Any], now: datetime) -> Device:
-    """Create the device unclaimed on its first hello; keep model, firmware, battery and outlets current."""
-    device = db.session.scalar(select(Device).where(Device.serial == serial))
-    if device is None:
-        device = Device(serial=serial, model=payload["model"], first_seen_at=now, owner_company_id=None)
-        db.session.add(device)
-    device.model = payload["model"]
-    device.firmware = payload["firmware"]
-    device.battery_type = payload["battery_type"]
-    device.outlet_groups = list(payload["outlet_groups"])
+@dataclass(frozen=True)
+class StateRow:
+    """One device's online / lost message from its retained state topic."""
+
+    serial: str
+    online: bool
+    live: bool = True  # False for a retained copy replayed on subscribe: says nothing of when it was heard
+
+
+def record_hellos(hellos: Sequence[tuple[str, dict[str, Any]]], now: datetime) -> dict[str, Device]:
+    """Create each device unclaimed on its first hello; keep model, firmware, battery and outlets current.
+
+    One query for the devices of the whole batch and one flush: a fleet reconnecting after a broker
+    restart sends a hello per device at once. Later hellos of a serial in the batch win.
+    """
+    if not hellos:
+        return {}
+    serials = {serial for serial, _ in hellos}
+    devices = {device.serial: device for device in db.session.scalars(select(Device).where(Device.serial.in_(serials)))}
+    for serial, payload in hellos:
+        device = devices.get(serial)
+        if device is None:
+            device = devices[serial] = Device(serial=serial, model=payload["model"], first_seen_at=now, owner_company_id=None)
+            db.session.add(device)
+        device.model = payload["model"]
+        device.firmware = payload["firmware"]
+        device.battery_type = payload["battery_type"]
+        device.outlet_groups = list(payload["outlet_groups"])
     db.session.flush()
-    return device
+    return devices
 
 
-def _status(device_id: int) -> DeviceStatus:
-    status = db.session.get(DeviceStatus, device_id)
-    if status is None:
-        status = DeviceStatus(device_id=device_id, online=False, last_seq=-1, ups_status="", variables={})
-        db.session.add(status)
-    return status
+def record_hello(serial: str, payload: dict[str, Any], now: datetime) -> Device:
+    """`record_hellos` for one message."""
+    return record_hellos([(serial, payload)], now)[serial]
+
+
+def record_states(rows: Sequence[StateRow], now: datetime, *, ids: DeviceIds | None = None) -> list[StateChange]:
+    """Online / lost from the retained state topic, in arrival order; the changes, in that order.
+
+    One query for the status rows of the whole batch and one flush (a reconnecting fleet sends one per
+    device at once); several messages of one device in the batch apply one after the other.
+    """
+    if not rows:
+        return []
+    device_ids = (ids or DeviceIds()).resolve({row.serial for row in rows}, now)
+    wanted = set(device_ids.values())
+    statuses = {
+        status.device_id: status
+        for status in db.session.scalars(select(DeviceStatus).where(DeviceStatus.device_id.in_(wanted)))
+    }
+    changes = []
+    for row in rows:
+        device_id = device_ids[row.serial]
+        status = statuses.get(device_id)
+        if status is None:
+            status = statuses[device_id] = DeviceStatus(
+                device_id=device_id, online=False, last_seq=-1, ups_status="", variables={}
+            )
+            db.session.add(status)
+        changed = status.online != row.online
+        if changed or status.state_changed_at is None:
+            status.online = row.online
+            status.state_changed_at = now
+        if row.online and row.live:
+            status.last_seen_at = now
+        if changed:
+            changes.append(StateChange(device_id, row.online))
+    db.session.flush()
+    return changes
 
 
 def record_state(
     serial: str, online: bool, now: datetime, *, ids: DeviceIds | None = None, live: bool = True
 ) -> StateChange | None:
-    """Online / lost from the retained state topic; the change, or None when the state stayed as it was.
-
-    ``live`` is False for a retained copy replayed on subscribe: it says nothing about when the
-    device was last heard from.
-    """
-    device_id = (ids or DeviceIds()).resolve([serial], now)[serial]
-    status = _status(device_id)
-    changed = status.online != online
-    if changed or status.state_changed_at is None:
-        status.online = online
-        status.state_changed_at = now
-    if online and live:
-        status.last_seen_at = now
-    db.session.flush()
-    return StateChange(device_id, online) if changed else None
+    """`record_states` for one message: the change, or None when the state stayed as it was."""
+    changes = record_states([StateRow(serial, online, live)], now, ids=ids)
+    return changes[0] if changes else None
 
 
 # ---------------------------------------------------------------- telemetry
