@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pytest
@@ -52,14 +53,22 @@ def app(tmp_path, request):
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'portal.db'}"
-    app = make_app(url, tmp_path)
+    with fresh_schema(make_app(url, tmp_path)) as app:
+        yield app
+
+
+@contextmanager
+def fresh_schema(app) -> Iterator:
+    """`app` in its app context on an empty schema, dropped afterwards with its connections closed."""
     with app.app_context():
         _db.drop_all()
         _db.create_all()
-        yield app
-        _db.session.remove()
-        _db.drop_all()
-        _db.engine.dispose()
+        try:
+            yield app
+        finally:
+            _db.session.remove()
+            _db.drop_all()
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -103,14 +112,8 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_app(postgres_url, tmp_path):
-    app = make_app(postgres_url, tmp_path)
-    with app.app_context():
-        _db.drop_all()
-        _db.create_all()
+    with fresh_schema(make_app(postgres_url, tmp_path)) as app:
         yield app
-        _db.session.remove()
-        _db.drop_all()
-        _db.engine.dispose()
 
 
 @pytest.fixture

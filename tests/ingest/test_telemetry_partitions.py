@@ -24,7 +24,7 @@ from portal.models import Device, DeviceStatus, TelemetryRollup, TelemetrySample
 from portal.services.clock import clock
 from portal.services.fleet import device_history, telemetry_partitions
 from portal.services.fleet import telemetry_store as store
-from tests.conftest import POSTGRES_ADMIN_URL, make_app
+from tests.conftest import POSTGRES_ADMIN_URL, fresh_schema, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,14 +54,8 @@ def _run(app, *args: str, ok: bool = True) -> str:
 
 @pytest.fixture
 def partitioned_app(postgres_url, tmp_path, monkeypatch):
-    app = _app(postgres_url, tmp_path, monkeypatch, "daily")
-    with app.app_context():
-        _db.drop_all()
-        _db.create_all()
+    with fresh_schema(_app(postgres_url, tmp_path, monkeypatch, "daily")) as app:
         yield app
-        _db.session.remove()
-        _db.drop_all()
-        _db.engine.dispose()
 
 
 def _partitions() -> list[str]:
@@ -263,18 +257,10 @@ def test_an_unknown_setting_is_a_clear_error_and_changes_nothing(tmp_path, monke
 
 @pytest.mark.postgres
 def test_the_conversion_asks_for_the_setting_first(postgres_url, tmp_path, monkeypatch):
-    app = _app(postgres_url, tmp_path, monkeypatch, None)
-    with app.app_context():
-        _db.drop_all()
-        _db.create_all()
-        try:
-            output = _run(app, "telemetry", "partition", ok=False)
-            assert "UPSCONNECT_TELEMETRY_PARTITIONS is not set: set it to daily" in output
-            assert _db.session.scalar(text("SELECT relkind FROM pg_class WHERE oid = 'telemetry_samples'::regclass")) == "r"
-        finally:
-            _db.session.remove()
-            _db.drop_all()
-            _db.engine.dispose()
+    with fresh_schema(_app(postgres_url, tmp_path, monkeypatch, None)) as app:
+        output = _run(app, "telemetry", "partition", ok=False)
+        assert "UPSCONNECT_TELEMETRY_PARTITIONS is not set: set it to daily" in output
+        assert _db.session.scalar(text("SELECT relkind FROM pg_class WHERE oid = 'telemetry_samples'::regclass")) == "r"
 
 
 @pytest.mark.postgres
