@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench import ingest_bench  # noqa: E402
 from bench.ingest_bench import (  # noqa: E402
     prepare_database,
     start_broker,
@@ -92,20 +93,10 @@ def populate(db_url: str, identities) -> None:
 
 
 def start_ingest(db_url: str, mqtt_url: str, log_path: Path, grace_s: float) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "FLASK_APP": "portal",
-        "UPSCONNECT_DATABASE_URL": db_url,
-        "UPSCONNECT_MQTT_URL": mqtt_url,
-        "UPSCONNECT_MQTT_BROKER_KIND": "mosquitto",
-        "UPSCONNECT_SECRET_KEY": "bench",
-        "UPSCONNECT_FACTORY_KEY": "bench",
-        "UPSCONNECT_LAB_MODE": "0",
-        "UPSCONNECT_OFFLINE_GRACE_SECONDS": str(grace_s),
-    }
-    command = [sys.executable, "-m", "flask", "ingest", "--client-id", "bench-ingest", "--stats-every-s", "5"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_path.open("a"), stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    """The bench's ingest with this offline grace, appending to one log across its restarts."""
+    return ingest_bench.start_ingest(
+        db_url, mqtt_url, log_path, env={"UPSCONNECT_OFFLINE_GRACE_SECONDS": str(grace_s)}, append=True
+    )
 
 
 def count(engine, sql: str) -> int:

@@ -129,9 +129,12 @@ def prepare_database(url: str) -> None:
 
 
 def start_ingest(
-    db_url: str, mqtt_url: str, log_path: Path, batch_size: int, flush_ms: int
+    db_url: str, mqtt_url: str, log_path: Path, *, options: tuple[str, ...] = (), env: dict[str, str] | None = None,
+    append: bool = False,
 ) -> subprocess.Popen:
-    env = {
+    """`flask ingest` on the bench's database and private Mosquitto, its output in ``log_path``
+    (appended to when ``append``: a bench that restarts it keeps one log)."""
+    environment = {
         **os.environ,
         "FLASK_APP": "portal",
         "UPSCONNECT_DATABASE_URL": db_url,
@@ -140,14 +143,14 @@ def start_ingest(
         "UPSCONNECT_SECRET_KEY": "bench",
         "UPSCONNECT_FACTORY_KEY": "bench",
         "UPSCONNECT_LAB_MODE": "0",
+        **(env or {}),
     }
-    command = [sys.executable, "-m", "flask", "ingest", "--client-id", "bench-ingest", "--stats-every-s", "5"]
-    command += ["--batch-size", str(batch_size), "--flush-ms", str(flush_ms)]
+    command = [sys.executable, "-m", "flask", "ingest", "--client-id", "bench-ingest", "--stats-every-s", "5", *options]
     return subprocess.Popen(
         command,
         cwd=ROOT,
-        env=env,
-        stdout=log_path.open("w"),
+        env=environment,
+        stdout=log_path.open("a" if append else "w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -209,7 +212,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         bare = mp.Process(
             target=bare_subscriber, args=(broker.host, broker.service_port, counter, ready), daemon=True
         )
-        ingest = start_ingest(db_url, mqtt_url, tmp_path / "ingest.log", args.batch_size, args.flush_ms)
+        ingest = start_ingest(
+            db_url, mqtt_url, tmp_path / "ingest.log",
+            options=("--batch-size", str(args.batch_size), "--flush-ms", str(args.flush_ms)),
+        )  # fmt: skip
         try:
             bare.start()
             log_path = tmp_path / "ingest.log"
