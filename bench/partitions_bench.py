@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=60, help="seconds between a device's samples (default 60)")
     parser.add_argument("--days", type=int, default=10, help="days of telemetry up to now; maintenance folds those older than 7 (default 10)")
     args = parser.parse_args(argv)
+    if min(args.devices, args.interval, args.days) < 1:
+        parser.error("--devices, --interval and --days must each be at least 1")
     os.environ.setdefault("UPSCONNECT_INSTANCE_PATH", tempfile.mkdtemp(prefix="partitions-bench-"))
     rows = [measure(partitioned, args.devices, args.interval, args.days) for partitioned in (False, True)]
     print(f"{args.devices} devices, a sample every {args.interval} s, {args.days} days, PostgreSQL")

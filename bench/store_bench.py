@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20, help="batches a round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
+    if min(args.devices, args.batch, args.batches, args.rounds) < 1:
+        parser.error("--devices, --batch, --batches and --rounds must each be at least 1")
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         url, name = make_database(args.postgres, Path(tmp))
         try:

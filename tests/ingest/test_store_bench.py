@@ -24,3 +24,13 @@ def test_the_store_benchmark_runs_small(database):
     assert f"{name}, batches of 20 from 3 devices, 2 batches x 2 rounds" in done.stdout
     assert "ms per batch (median):  wall" in done.stdout
     assert done.stdout.count(",") >= 2  # one figure per round
+
+
+@pytest.mark.parametrize(
+    ("script", "flag"),
+    [("bench/store_bench.py", "--batch"), ("bench/store_bench.py", "--rounds"), ("bench/partitions_bench.py", "--days")],
+)
+def test_a_bench_refuses_a_size_below_one_with_a_message(script, flag):
+    done = subprocess.run([sys.executable, script, flag, "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "must each be at least 1" in done.stderr and "Traceback" not in done.stderr
