@@ -192,6 +192,21 @@ class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
         return device_topic_allowed(username, topic)
 
 
+def _close_listeners(broker: Any) -> None:
+    for server in getattr(broker, "_servers", {}).values():
+        if getattr(server, "instance", None) is not None:
+            server.instance.close()
+
+
+def _drop_client_connections(broker: Any) -> None:
+    """Abort the TCP connection of every client amqtt holds (its sessions' stream writers)."""
+    for _session, handler in list(getattr(broker, "_sessions", {}).values()):
+        stream = getattr(getattr(handler, "writer", None), "_writer", None)
+        transport = getattr(stream, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+
 class EmbeddedBroker:
     """amqtt in its own asyncio loop on a background thread, bound to 127.0.0.1 only.
 
@@ -275,15 +290,14 @@ class EmbeddedBroker:
                 return
             self._ready.set()
             await self._stop.wait()
-            try:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(broker.shutdown(), 10)
-            finally:
-                # amqtt's shutdown can fail part-way (a broadcast racing a disconnect) before it closes
-                # its listeners; closing them here frees the port for a restart on the same one.
-                for server in getattr(broker, "_servers", {}).values():
-                    if getattr(server, "instance", None) is not None:
-                        server.instance.close()
+            # amqtt's shutdown can hang or fail part-way under traffic (a broadcast racing a disconnect)
+            # and then leaves its clients' connections open: they would notice only by their keepalive,
+            # a minute or more later. So first stop listening (frees the port for a restart on the same
+            # one) and drop every connection, as a broker that stops does, then let amqtt tidy up.
+            _close_listeners(broker)
+            _drop_client_connections(broker)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(broker.shutdown(), 5)
 
         try:
             loop.run_until_complete(main())
