@@ -305,3 +305,19 @@ def test_a_fleet_reconnecting_sends_hellos_and_states_that_are_stored_in_a_few_q
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(DeviceStatus).where(DeviceStatus.online.is_(True))) == 300
     assert db.session.scalar(select(func.count()).select_from(Device).where(Device.firmware == "UPS 16.0")) == 300
+
+
+def test_telemetry_puts_a_lost_device_back_online_and_leaves_an_online_one_as_it_was(any_db_app):
+    other = "AS2611000202"
+    store.record_hellos([(SERIAL, HELLO), (other, HELLO)], NOW)
+    store.record_states([store.StateRow(SERIAL, False), store.StateRow(other, True)], NOW)
+    db.session.commit()
+    later = NOW + timedelta(minutes=3)
+    store.store_telemetry_batch([row(1), row(1, serial=other)], now=later)
+    db.session.commit()
+    db.session.expire_all()
+    lost, steady = (
+        db.session.scalar(select(DeviceStatus).join(Device).where(Device.serial == serial)) for serial in (SERIAL, other)
+    )
+    assert (lost.online, lost.state_changed_at, lost.last_seen_at) == (True, later, later)
+    assert (steady.online, steady.state_changed_at, steady.last_seen_at) == (True, NOW, later)

@@ -34,3 +34,15 @@ def test_ingest_stores_the_mode_and_readings_each_status_change_computes(worker,
     wait_until(lambda: not _status(ups.serial).online, what="the lost state")
     assert _status(ups.serial).status_mode == "online"  # what ups.status says; the dashboard puts Offline over it
     assert stored_facts.mismatches(clock().today()) == []
+
+
+def test_a_device_marked_lost_that_reports_telemetry_is_online_again(worker, device):
+    """Its "online" state message can go missing (a broker dropping a broadcast): telemetry proves it is back."""
+    ups = device(0)
+    ups.hello()
+    ups.send(Channel.STATE, contract.STATE_LOST, retain=True).wait_for_publish(10)
+    wait_until(lambda: (s := _status(ups.serial)) is not None and not s.online, what="the lost state")
+    lost_at = _status(ups.serial).state_changed_at
+    seq = ups.telemetry(**{"ups.status": "OL"})
+    wait_until(lambda: (s := _status(ups.serial)).last_seq == seq and s.online, what="telemetry to bring it back")
+    assert _status(ups.serial).state_changed_at >= lost_at

@@ -61,7 +61,8 @@ UPSERT_LATEST = (
     f"INSERT INTO {DeviceStatus.__tablename__} AS s (device_id, online, last_seen_at, {', '.join(_REPORTED)}) "
     f"SELECT device_id, true, %b::timestamp, {', '.join(_REPORTED)} "
     f"FROM {_unnest(DeviceStatus.__table__, LATEST_NAMES)} "
-    "ON CONFLICT (device_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
+    "ON CONFLICT (device_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, online = true, "
+    "state_changed_at = CASE WHEN s.online THEN s.state_changed_at ELSE EXCLUDED.last_seen_at END, "
     + ", ".join(f"{name} = CASE WHEN {_NEWER} THEN EXCLUDED.{name} ELSE s.{name} END" for name in _REPORTED)
 )
 

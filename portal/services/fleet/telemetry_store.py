@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.extensions import db
@@ -342,9 +342,20 @@ def _upsert_latest(newest: dict[int, TelemetryRow], now: datetime) -> None:
 
 
 def _touch(device_ids: Iterable[int], now: datetime) -> None:
-    """Whatever a device sends shows it is alive, even an old sample redelivered."""
+    """Whatever a device sends shows it is alive, even an old sample redelivered.
+
+    Telemetry also puts a device marked lost back online: its ``online`` state message can be lost
+    (amqtt drops a broadcast when a reconnecting fleet subscribes during it), and a device that
+    reports must not stay Offline for ever. A stray sample after the will is caught by the silence rule.
+    """
     db.session.execute(
-        update(DeviceStatus).where(DeviceStatus.device_id.in_(list(device_ids))).values(last_seen_at=now)
+        update(DeviceStatus)
+        .where(DeviceStatus.device_id.in_(list(device_ids)))
+        .values(
+            last_seen_at=now,
+            online=True,
+            state_changed_at=case((DeviceStatus.online.is_(True), DeviceStatus.state_changed_at), else_=now),
+        )
     )
 
 
