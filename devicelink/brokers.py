@@ -192,6 +192,24 @@ class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc,valid-type]
         return device_topic_allowed(username, topic)
 
 
+class SubscriptionTable(dict):
+    """amqtt's table of subscriptions (filter -> sessions), walked over a copy of its keys.
+
+    amqtt 0.12 walks the table while delivering a message and awaits inside the walk (the topic
+    check per subscriber); a client subscribing or leaving meanwhile changed the table, the walk
+    raised ``dictionary changed size during iteration`` and the message was lost for the rest.
+    """
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(list(super().keys()))
+
+    def keys(self):  # type: ignore[override]
+        return list(super().keys())
+
+    def items(self):  # type: ignore[override]
+        return list(super().items())
+
+
 def _close_listeners(broker: Any) -> None:
     for server in getattr(broker, "_servers", {}).values():
         if getattr(server, "instance", None) is not None:
@@ -235,6 +253,7 @@ class EmbeddedBroker:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.amqtt: Any = None  # the running amqtt Broker, for inspection
 
     @property
     def url(self) -> str:
@@ -282,6 +301,8 @@ class EmbeddedBroker:
         async def main() -> None:
             self._stop = asyncio.Event()
             broker = Broker(self._config())
+            broker._subscriptions = SubscriptionTable()  # see SubscriptionTable
+            self.amqtt = broker
             try:
                 await broker.start()
             except BaseException as exc:

@@ -14,6 +14,7 @@ from devicelink.brokers import (
     BrokerError,
     EmbeddedBroker,
     PrivateMosquitto,
+    SubscriptionTable,
     broker_from_url,
     ensure_port_free,
     free_port,
@@ -245,3 +246,25 @@ def test_stopping_a_broker_under_traffic_closes_every_connection_at_once(broker)
         for client in [*devices, watcher]:
             client.disconnect()
             client.loop_stop()
+
+
+def test_the_embedded_brokers_subscription_table_may_change_while_a_delivery_walks_it():
+    """amqtt awaits inside its walk of the table; a client subscribing meanwhile must not end the walk
+    (it raised "dictionary changed size during iteration" and lost the message being delivered)."""
+    with EmbeddedBroker(users=PORTAL, factory_key=KEY) as broker:
+        table = broker.amqtt._subscriptions
+        assert isinstance(table, SubscriptionTable)
+        client, _ = connect(broker, "portal", "portal-pw", "watcher")
+        client.subscribe("ups/#", qos=1)
+        wait_until(lambda: "ups/#" in table, 10, "the subscription")
+        walked = []
+        for topic_filter, _subscribers in table.items():
+            walked.append(topic_filter)
+            table[f"ups/NEW{len(walked)}/cmd"] = []  # a subscription arriving during the walk
+            del table[f"ups/NEW{len(walked)}/cmd"]
+            table["ups/LATE/cmd"] = []
+        for _filter in table:
+            table.pop("ups/LATE/cmd", None)
+        assert walked == ["ups/#"]
+        client.disconnect()
+        client.loop_stop()

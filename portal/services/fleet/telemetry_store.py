@@ -345,7 +345,7 @@ def _touch(device_ids: Iterable[int], now: datetime) -> None:
     """Whatever a device sends shows it is alive, even an old sample redelivered.
 
     Telemetry also puts a device marked lost back online: its ``online`` state message can be lost
-    (amqtt drops a broadcast when a reconnecting fleet subscribes during it), and a device that
+    (any broker may lose one; an unpatched amqtt 0.12 did under a reconnecting fleet), and a device that
     reports must not stay Offline for ever. A stray sample after the will is caught by the silence rule.
     """
     db.session.execute(
