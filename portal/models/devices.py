@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, false, func
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, false, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -80,7 +80,8 @@ class DeviceShare(db.Model):
 
 
 # The dashboard's sorts (then serial, the tie-break) and its prefix search.
-DISPLAY_NAME_SQL = func.coalesce(func.nullif(Device.name, ""), Device.serial)
+# The '' is written into the SQL, not bound: only the very expression of the index lets a query use it.
+DISPLAY_NAME_SQL = func.coalesce(func.nullif(Device.name, literal_column("''")), Device.serial)
 Index("ix_devices_owner_display_name", Device.owner_company_id, DISPLAY_NAME_SQL, Device.serial)
 Index("ix_devices_owner_model", Device.owner_company_id, Device.model, Device.serial)
 Index("ix_devices_owner_firmware", Device.owner_company_id, Device.model, Device.firmware)

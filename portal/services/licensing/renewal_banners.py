@@ -49,6 +49,14 @@ def classify(covered_until: date | None, trial_running: bool, today: date) -> Re
     )
 
 
+def may_count(term_end, today: date) -> tuple:
+    """The devices `counts_sql` can count at all, as two disjoint conditions: no term, or one ending
+    within the widest window. A UNION ALL of one query per condition reads two ranges of an index on
+    term_end instead of every device (an OR of them makes SQLite scan them all)."""
+    widest = max(RENEWAL_DUE_DAYS, TRIAL_ENDING_DAYS)
+    return term_end.is_(None), term_end <= today + timedelta(days=widest)
+
+
 def counts_sql(rows, today: date) -> Select:
     """The same rule over a subquery with `term_end` and `on_trial` columns: one row of three counts."""
     term_end, on_trial = rows.c.term_end, rows.c.on_trial
