@@ -298,6 +298,12 @@ def one_run(args: argparse.Namespace, number: int) -> dict[str, float]:
             if not wait_for(lambda: fleet.connected_count() == args.devices, 120):
                 raise SystemExit("the fleet did not connect")
             time.sleep(min(interval_s * 1.2, 30))  # every device in its rhythm, every status row written once
+            if args.postgres:
+                # A database that has been running has planner statistics (autovacuum keeps them); one
+                # filled a minute ago may not yet, and its plans are then not what a user meets.
+                with engine.connect() as conn:
+                    conn.execute(text("ANALYZE"))
+                    conn.commit()
             browser = Browser(base)
             browser.sign_in(BENCH_EMAIL, BENCH_PASSWORD)
             for _, path, headers in kinds:  # warm each worker's caches a little
