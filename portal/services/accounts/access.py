@@ -41,21 +41,21 @@ def company_row(user: User, model: type[Row], row_id: int, *, message: str) -> R
     return row_for(model, row_id, allowed=lambda row: row.company_id == user.company_id, message=message)
 
 
+def _active_shares_to(company_id: int) -> Select[tuple[int]]:
+    """The devices shared with the company now (its active shares), as a query of device ids."""
+    return select(DeviceShare.device_id).where(
+        DeviceShare.recipient_company_id == company_id, DeviceShare.status == ShareStatus.ACTIVE
+    )
+
+
 def _shared_with(company_id: int):
     # An uncorrelated IN: read once per query (not once per device, as a correlated EXISTS is), and
     # "owner OR IN" can use the owner index for its first half.
-    return Device.id.in_(
-        select(DeviceShare.device_id).where(
-            DeviceShare.recipient_company_id == company_id, DeviceShare.status == ShareStatus.ACTIVE
-        )
-    )
+    return Device.id.in_(_active_shares_to(company_id))
 
 
 def _has_active_incoming_shares(company_id: int) -> bool:
-    found = select(DeviceShare.id).where(
-        DeviceShare.recipient_company_id == company_id, DeviceShare.status == ShareStatus.ACTIVE
-    )
-    return db.session.scalar(found.limit(1)) is not None
+    return db.session.scalar(_active_shares_to(company_id).limit(1)) is not None
 
 
 def visible_devices(user: User) -> Select[tuple[Device]]:
@@ -81,11 +81,7 @@ def may_act_on(user: User, device: Device) -> bool:
         return False
     if device.owner_company_id == user.company_id:
         return True
-    share = select(DeviceShare.id).where(
-        DeviceShare.device_id == device.id,
-        DeviceShare.recipient_company_id == user.company_id,
-        DeviceShare.status == ShareStatus.ACTIVE,
-    )
+    share = _active_shares_to(user.company_id).where(DeviceShare.device_id == device.id)
     return db.session.scalar(share.limit(1)) is not None
 
 

@@ -260,10 +260,6 @@ NEVER_NULL_SORTS = frozenset({"name", "model", "site", "mode", "plan"})
 def _seek(key: ColumnElement, cursor: Cursor, descending: bool, *, nullable: bool = True) -> ColumnElement[bool]:
     """The rows after (or before) the cursor in the order key (nulls last), then serial."""
     past_serial = Device.serial > cursor.serial if cursor.forward else Device.serial < cursor.serial
-    if not nullable and cursor.value is not None:
-        later = key < cursor.value if descending else key > cursor.value
-        earlier = key > cursor.value if descending else key < cursor.value
-        return or_(later if cursor.forward else earlier, and_(key == cursor.value, past_serial))
     if cursor.value is None:
         if cursor.forward:
             return and_(key.is_(None), past_serial)
@@ -271,7 +267,8 @@ def _seek(key: ColumnElement, cursor: Cursor, descending: bool, *, nullable: boo
     later = key < cursor.value if descending else key > cursor.value
     earlier = key > cursor.value if descending else key < cursor.value
     within = or_(later if cursor.forward else earlier, and_(key == cursor.value, past_serial))
-    return or_(within, key.is_(None)) if cursor.forward else within
+    # Nulls come last: reading forward they are still ahead (none when the key is never NULL).
+    return or_(within, key.is_(None)) if cursor.forward and nullable else within
 
 
 def _ordering(key: ColumnElement, descending: bool, forward: bool, *, nullable: bool = True) -> list:
